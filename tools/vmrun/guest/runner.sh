@@ -1,0 +1,34 @@
+#!/bin/bash
+# Runs inside the guest, chrooted into the host root: sets up the VM from
+# /run/rnbd/env.sh, runs the scenario's vm<N>.sh, then asks kmemleak (when
+# the kernel has it) for a final scan so leaks show up on the console.
+set -u
+vm=$1
+export RNBD_VM=$vm
+# shellcheck source=/dev/null
+. /run/rnbd/env.sh
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+hostname "vm$vm"
+
+ip link set lo up
+for ((nic = 0; nic < RNBD_NICS; nic++)); do
+    addr_var=RNBD_VM${vm}_IP$nic
+    ip addr add "${!addr_var}/24" dev "eth$nic"
+    ip link set "eth$nic" up
+done
+
+script=$RNBD_SCENARIO_DIR/vm$vm.sh
+echo "runner: vm$vm ($(uname -r)) running ${script#"$RNBD_REPO"/}"
+start=$(date +%s.%N)
+( cd "$RNBD_SCENARIO_DIR" && exec bash -euo pipefail "$script" ) 2>&1 | tee "/run/rnbd/vm$vm.out"
+rc=${PIPESTATUS[0]}
+echo "runner: vm$vm script exited $rc after $(echo "$(date +%s.%N) - $start" | bc) s"
+
+if [[ -w /sys/kernel/debug/kmemleak ]]; then
+    echo scan > /sys/kernel/debug/kmemleak
+    sleep 1
+    echo scan > /sys/kernel/debug/kmemleak
+    cat /sys/kernel/debug/kmemleak
+fi
+exit "$rc"
