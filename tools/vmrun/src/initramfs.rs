@@ -140,7 +140,8 @@ mod tests {
             let size = field(header, 6) as usize;
             let namesize = field(header, 11) as usize;
             let name_start = offset + 110;
-            let name = std::str::from_utf8(&archive[name_start..name_start + namesize - 1]).unwrap();
+            let name =
+                std::str::from_utf8(&archive[name_start..name_start + namesize - 1]).unwrap();
             assert_eq!(archive[name_start + namesize - 1], 0);
             let data_start = (name_start + namesize).next_multiple_of(4);
             if name == "init" {

@@ -328,7 +328,10 @@ mod tests {
             ("run --kernel-dir /k", "no scenario"),
             ("run --kernel-dir /k --net user t", "not socket or bridge"),
             ("run --kernel-dir /k --env =x t", "not KEY=VALUE"),
-            ("run --kernel-dir /k --timeout-scale -1 t", "not a positive number"),
+            (
+                "run --kernel-dir /k --timeout-scale -1 t",
+                "not a positive number",
+            ),
             ("run --kernel-dir", "needs a value"),
             ("run --kernel-dir /k --bogus t", "unknown option"),
         ] {

@@ -32,7 +32,10 @@ pub struct Host {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Failure {
     /// A guest script exited non-zero.
-    GuestExit { vm: usize, rc: i32 },
+    GuestExit {
+        vm: usize,
+        rc: i32,
+    },
     /// A console carried a kernel report.
     Report {
         vm: usize,
@@ -42,7 +45,9 @@ pub enum Failure {
     /// The scenario did not finish in time.
     Timeout(Duration),
     /// A VM stopped without printing its result (panic, reboot, QEMU error).
-    NoResult { vm: usize },
+    NoResult {
+        vm: usize,
+    },
     Interrupted,
     Host(String),
 }
@@ -81,7 +86,10 @@ impl Outcome {
                 .failures
                 .iter()
                 .any(|f| matches!(f, Failure::Report { kind, .. } if *kind == want)),
-            Expectation::Timeout => self.failures.iter().any(|f| matches!(f, Failure::Timeout(_))),
+            Expectation::Timeout => self
+                .failures
+                .iter()
+                .any(|f| matches!(f, Failure::Timeout(_))),
         }
     }
 }
@@ -254,8 +262,8 @@ fn run_vms(
     }
     let stopped_early = timed_out || failures.iter().any(|f| matches!(f, Failure::Interrupted));
     if !stopped_early {
-        for vm in 1..=vms.len() {
-            if results[vm].is_none() {
+        for (vm, result) in results.iter().enumerate().skip(1).take(vms.len()) {
+            if result.is_none() {
                 failures.push(Failure::NoResult { vm });
             }
         }
@@ -365,7 +373,10 @@ fn wait_for_listener(net: &Network, limit: Duration) -> Result<(), String> {
             return Ok(());
         }
         if Instant::now() >= until {
-            return Err(format!("VM 1's QEMU did not listen on {ports:?} within {} s", limit.as_secs()));
+            return Err(format!(
+                "VM 1's QEMU did not listen on {ports:?} within {} s",
+                limit.as_secs()
+            ));
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -379,12 +390,21 @@ fn write_env(host: &Host, scenario: &Scenario, net: &Network, path: &Path) -> Re
     let mut vars: Vec<(String, String)> = vec![
         ("RNBD_REPO".into(), host.repo.display().to_string()),
         ("RNBD_SCENARIO".into(), scenario.name.clone()),
-        ("RNBD_SCENARIO_DIR".into(), scenario.dir.display().to_string()),
+        (
+            "RNBD_SCENARIO_DIR".into(),
+            scenario.dir.display().to_string(),
+        ),
         ("RNBD_VMS".into(), scenario.vms.to_string()),
         ("RNBD_NICS".into(), scenario.nics.to_string()),
         ("RNBD_NET_MODE".into(), net.mode.name().into()),
-        ("RNBD_KERNEL_DIR".into(), host.kernel_dir.display().to_string()),
-        ("RNBD_MODROOT".into(), host.kernel_dir.join("modroot").display().to_string()),
+        (
+            "RNBD_KERNEL_DIR".into(),
+            host.kernel_dir.display().to_string(),
+        ),
+        (
+            "RNBD_MODROOT".into(),
+            host.kernel_dir.join("modroot").display().to_string(),
+        ),
         ("RNBD_KERNEL_RELEASE".into(), host.kernel_release.clone()),
         ("RNBD_SHARED".into(), "/run/rnbd".into()),
     ];
@@ -432,8 +452,10 @@ mod tests {
         // A broken host never counts as the expected failure.
         assert!(!outcome(vec![oops, Failure::Host("qemu missing".into())])
             .meets(Expectation::Report(ReportKind::Oops)));
-        assert!(!outcome(vec![Failure::Interrupted, Failure::Timeout(Duration::ZERO)])
-            .meets(Expectation::Timeout));
+        assert!(
+            !outcome(vec![Failure::Interrupted, Failure::Timeout(Duration::ZERO)])
+                .meets(Expectation::Timeout)
+        );
     }
 
     #[test]

@@ -100,7 +100,10 @@ impl Scenario {
                     self.expect = match value {
                         "pass" => Expectation::Pass,
                         "timeout" => Expectation::Timeout,
-                        other => match other.strip_prefix("report:").and_then(ReportKind::from_name) {
+                        other => match other
+                            .strip_prefix("report:")
+                            .and_then(ReportKind::from_name)
+                        {
                             Some(kind) => Expectation::Report(kind),
                             None => return Err(bad("want pass, timeout or report:<kind>")),
                         },
@@ -142,16 +145,29 @@ mod tests {
         assert_eq!(s.timeout, Duration::from_secs(90));
         assert_eq!((s.memory_mib, s.smp, s.nics), (2048, 1, 2));
         assert_eq!(s.expect, Expectation::Report(ReportKind::Oops));
-        assert_eq!(scenario_with("expect=timeout").unwrap().expect, Expectation::Timeout);
+        assert_eq!(
+            scenario_with("expect=timeout").unwrap().expect,
+            Expectation::Timeout
+        );
     }
 
     #[test]
     fn conf_errors_name_the_line() {
-        assert_eq!(scenario_with("x").unwrap_err(), "line 1: expected key=value");
-        assert_eq!(scenario_with("\nfoo=1").unwrap_err(), "line 2: unknown key 'foo'");
-        assert!(scenario_with("timeout=0").unwrap_err().contains("bad timeout"));
+        assert_eq!(
+            scenario_with("x").unwrap_err(),
+            "line 1: expected key=value"
+        );
+        assert_eq!(
+            scenario_with("\nfoo=1").unwrap_err(),
+            "line 2: unknown key 'foo'"
+        );
+        assert!(scenario_with("timeout=0")
+            .unwrap_err()
+            .contains("bad timeout"));
         assert!(scenario_with("smp=9").unwrap_err().contains("bad smp"));
-        assert!(scenario_with("expect=report:nope").unwrap_err().contains("bad expect"));
+        assert!(scenario_with("expect=report:nope")
+            .unwrap_err()
+            .contains("bad expect"));
     }
 
     #[test]

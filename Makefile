@@ -1,0 +1,58 @@
+# rnbd-rs entry points. Everything big lives in $(RNBD_CACHE)
+# (default ~/.cache/rnbd-rs), never in the repository.
+#
+#   make setup     install dependencies, build the kernel, run the demo
+#   make test      host unit tests + every VM scenario in tests/
+#   make bench     fio and perftest over rxe, C modules, one run
+#
+# VARIANT=debug selects the KASAN/lockdep/kmemleak kernel for kernel,
+# modules, test and scenario.
+
+VARIANT ?= default
+export VARIANT
+
+SCENARIOS ?= $(sort $(dir $(wildcard tests/*/vm1.sh)))
+
+.PHONY: all setup deps kernel tools modules demo test unit scenario bench check clean
+
+all: kernel tools modules
+
+setup: deps kernel tools modules demo
+
+deps:
+	tools/setup/install-deps.sh
+
+kernel:
+	tools/kernel/build.sh
+
+tools:
+	cargo build --release --locked --workspace
+
+modules:
+	tools/kernel/modules.sh
+
+# The demo: the upstream C RNBD across two VMs, data verified both ends.
+demo: tools modules
+	tools/vmrun.sh tests/c-baseline-2vm
+
+unit:
+	cargo test --locked --workspace
+
+test: unit tools modules
+	tools/vmrun.sh $(SCENARIOS)
+
+# make scenario S=tests/c-loopback-1vm
+scenario: tools modules
+	tools/vmrun.sh $(S)
+
+bench: tools modules
+	tools/bench/run.sh
+
+check:
+	cargo fmt --all -- --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	rustfmt --check --edition 2021 $(wildcard tests/modules/*/*_main.rs)
+
+clean:
+	tools/kernel/modules.sh clean
+	cargo clean

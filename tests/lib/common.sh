@@ -1,0 +1,102 @@
+# Helpers for scenario scripts. Sourced inside a guest by tests/<name>/vm<N>.sh,
+# which runs under `bash -euo pipefail` with /run/rnbd/env.sh exported.
+# Shared state lives in /run/rnbd (a host directory): flags for ordering
+# between VMs, the summary the harness prints, and result files.
+
+RNBD_FLAGS=$RNBD_SHARED/flags
+mkdir -p "$RNBD_FLAGS"
+
+log() { echo "[vm$RNBD_VM] $*"; }
+
+fail() {
+    echo "[vm$RNBD_VM] FAILED: $*" >&2
+    exit 1
+}
+
+# summary TEXT: one line for the harness to print under the verdict.
+summary() { echo "vm$RNBD_VM: $*" >> "$RNBD_SHARED/summary"; }
+
+# signal NAME: tell the other VMs that NAME happened.
+signal() {
+    log "signal $1"
+    touch "$RNBD_FLAGS/$1"
+}
+
+# wait_for NAME [SECONDS]: block until another VM signals NAME. Gives up on
+# timeout, or as soon as the harness raises the abort flag because some VM
+# failed.
+wait_for() {
+    local name=$1 limit=${2:-300} waited=0
+    log "waiting for $name"
+    while [[ ! -e $RNBD_FLAGS/$name ]]; do
+        [[ -e $RNBD_SHARED/abort ]] && fail "aborted while waiting for $name"
+        ((waited++ < limit * 10)) || fail "timed out after ${limit}s waiting for $name"
+        sleep 0.1
+    done
+}
+
+# wait_until SECONDS CMD...: poll until CMD succeeds.
+wait_until() {
+    local limit=$1 waited=0
+    shift
+    until "$@"; do
+        ((waited++ < limit * 10)) || fail "timed out after ${limit}s waiting for: $*"
+        sleep 0.1
+    done
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+    [[ "$1" == "$2" ]] || fail "$3: got '$1', expected '$2'"
+    log "ok: $3 = '$2'"
+}
+
+# expect_file PATH EXPECTED: the whole content of PATH (a sysfs attribute).
+expect_file() {
+    [[ -e $1 ]] || fail "$1 does not exist"
+    expect_eq "$(cat "$1")" "$2" "$1"
+}
+
+# expect_fail ERRNO_TEXT CMD...: CMD must fail and say ERRNO_TEXT on stderr.
+expect_fail() {
+    local want=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        fail "expected failure ($want) from: $*"
+    fi
+    [[ $out == *"$want"* ]] || fail "expected '$want' from: $*; got: $out"
+    log "ok: '$*' failed with '$want'"
+}
+
+# load_module NAME [PARAM=VALUE...]: from the kernel under test.
+load_module() {
+    modprobe -d "$RNBD_MODROOT" "$@" || fail "modprobe $*"
+}
+
+unload_module() {
+    modprobe -d "$RNBD_MODROOT" -r "$@" || fail "modprobe -r $*"
+}
+
+# rxe_up [NIC]: soft-RoCE on eth<NIC> as rxe<NIC>, waited until ACTIVE.
+rxe_up() {
+    local nic=${1:-0}
+    rdma link add "rxe$nic" type rxe netdev "eth$nic" || fail "rdma link add rxe$nic"
+    wait_until 20 rxe_active "rxe$nic"
+    log "rxe$nic on eth$nic ($(ip -4 -o addr show dev "eth$nic" | awk '{print $4}')) active"
+}
+
+rxe_active() { rdma link show "$1/1" 2>/dev/null | grep -q 'state ACTIVE'; }
+
+rxe_down() {
+    local nic=${1:-0}
+    rdma link delete "rxe$nic" || fail "rdma link delete rxe$nic"
+}
+
+# now: seconds since the epoch, with nanoseconds.
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+# sha_of DEVICE BYTES: sha256 of the first BYTES of DEVICE, read directly.
+sha_of() {
+    dd if="$1" bs=1M count=$(($2 / 1048576)) iflag=direct status=none | sha256sum | cut -d' ' -f1
+}
