@@ -31,8 +31,10 @@ finish() {
 
 # cache=loose: the host root does not change while the VM runs.
 opts=trans=virtio,version=9p2000.L,msize=512000
-mount -t 9p -o "$opts,ro,cache=loose" hostroot /host || finish 200
 mount -t 9p -o "$opts,ro,cache=loose" hostroot /hostraw || finish 200
+# /host is a second view of the same tree; the tmpfs mounts below go on it
+# only, and /hostraw keeps showing what they cover.
+mount --bind /hostraw /host || finish 200
 for d in tmp run var/tmp root; do
     mount -t tmpfs -o mode=1777 tmpfs "/host/$d" || finish 201
 done
