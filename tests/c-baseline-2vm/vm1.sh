@@ -15,11 +15,14 @@ expect_eq "$(basename "$(readlink "$dev/block_dev")")" ram0 "$dev/block_dev link
 expect_file "$dev/sessions/sess1/read_only" 0
 expect_file "$dev/sessions/sess1/access_mode" rw
 expect_file "$dev/sessions/sess1/mapping_path" /dev/ram0
-expect_eq "$(rtrs_paths rtrs-server sess1)" "ip:$RNBD_VM1_IP@ip:$RNBD_VM2_IP" "rtrs-server path"
-path=/sys/class/rtrs-server/sess1/paths/ip:$RNBD_VM1_IP@ip:$RNBD_VM2_IP
+# Upstream names a server path <client>@<server>, and its src_addr shows
+# the client (rtrs-srv-sysfs.c prints s.dst_addr there): the Rust server
+# must do the same.
+expect_eq "$(rtrs_paths rtrs-server sess1)" "ip:$RNBD_VM2_IP@ip:$RNBD_VM1_IP" "rtrs-server path"
+path=/sys/class/rtrs-server/sess1/paths/ip:$RNBD_VM2_IP@ip:$RNBD_VM1_IP
 expect_file "$path/hca_name" rxe0
-expect_file "$path/src_addr" "ip:$RNBD_VM1_IP"
-expect_file "$path/dst_addr" "ip:$RNBD_VM2_IP"
+expect_file "$path/src_addr" "ip:$RNBD_VM2_IP"
+expect_file "$path/dst_addr" "ip:$RNBD_VM1_IP"
 signal server-checked
 
 wait_for client-unmapped 600

@@ -40,8 +40,11 @@ perftest_server() {
     local kind=$1
     shift
     "ib_$kind" -R -d rxe0 -F "$@" > "$BENCH_OUT/$kind.server.txt" 2>&1 &
-    sleep 1
+    # The client is rejected if it comes before the server listens.
+    wait_until 20 perftest_listening
 }
+
+perftest_listening() { rdma resource show cm_id 2>/dev/null | grep -q 'state LISTEN'; }
 
 # perftest_client KIND SERVER [ARGS]: the measuring side; output kept.
 perftest_client() {

@@ -14,7 +14,7 @@ env_args=()
     "$RNBD_REPO/tools/bench/scenarios/loopback-1vm" \
     "$RNBD_REPO/tools/bench/scenarios/cross-2vm"
 
-net=socket
+net=default
 for ((i = 1; i <= $#; i++)); do [[ ${!i} == --net ]] && { j=$((i + 1)); net=${!j}; }; done
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 "$RNBD_REPO/target/release/benchreport" "$logs" "$logs/bench.json" "$logs/bench.md" \

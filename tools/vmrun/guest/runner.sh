@@ -21,7 +21,8 @@ done
 script=$RNBD_SCENARIO_DIR/vm$vm.sh
 echo "runner: vm$vm ($(uname -r)) running ${script#"$RNBD_REPO"/}"
 start=$(date +%s.%N)
-( cd "$RNBD_SCENARIO_DIR" && exec bash -euo pipefail "$script" ) 2>&1 | tee "/run/rnbd/vm$vm.out"
+# From a writable directory: tools such as fio drop state files in it.
+( cd /tmp && exec bash -euo pipefail "$script" ) 2>&1 | tee "/run/rnbd/vm$vm.out"
 rc=${PIPESTATUS[0]}
 echo "runner: vm$vm script exited $rc after $(echo "$(date +%s.%N) - $start" | bc) s"
 

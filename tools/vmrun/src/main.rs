@@ -29,7 +29,9 @@ options:
   --kernel-dir DIR     kernel build output: bzImage, modroot/, release
   --logs DIR           where console logs and results go
                        (default: <repo>/logs/<time>, linked as logs/latest)
-  --net MODE           link for multi-VM scenarios: socket (default), bridge
+  --net MODE           link for multi-VM scenarios: stream (unix socket,
+                       default for two VMs), socket (TCP; multicast, default
+                       for more), dgram (UDP), bridge (host taps)
   --env KEY=VALUE      exported to the guest scripts (repeatable)
   --timeout-scale F    multiply every scenario timeout (slow kernels)
   --busybox PATH       static busybox for the initramfs (/bin/busybox)
@@ -79,7 +81,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                 let v = value(arg)?;
                 opts.net = match NetMode::parse(&v) {
                     Some(NetMode::User) | None => {
-                        return Err(format!("--net: '{v}' is not socket or bridge"))
+                        return Err(format!(
+                            "--net: '{v}' is not socket, dgram, stream or bridge"
+                        ))
                     }
                     mode => mode,
                 }
@@ -326,7 +330,10 @@ mod tests {
             ("walk", "unknown command"),
             ("run tests/x", "--kernel-dir is required"),
             ("run --kernel-dir /k", "no scenario"),
-            ("run --kernel-dir /k --net user t", "not socket or bridge"),
+            (
+                "run --kernel-dir /k --net user t",
+                "not socket, dgram, stream or bridge",
+            ),
             ("run --kernel-dir /k --env =x t", "not KEY=VALUE"),
             (
                 "run --kernel-dir /k --timeout-scale -1 t",

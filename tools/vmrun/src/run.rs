@@ -140,9 +140,12 @@ fn run_vms(
     }
     fs::create_dir_all(&shared).map_err(|e| format!("{}: {e}", shared.display()))?;
 
+    // A unix stream is lossless and about as fast as dgram between two VMs
+    // (Documentation/testing.md); it joins exactly two, socket multicast more.
     let mode = match (scenario.vms, host.net_override) {
         (1, _) => NetMode::User,
         (_, Some(mode)) => mode,
+        (2, None) => NetMode::Stream,
         (_, None) => NetMode::Socket,
     };
     let net = Network::setup(mode, scenario.vms, scenario.nics)?;
@@ -310,7 +313,7 @@ fn qemu_command(
     vm: usize,
 ) -> Command {
     let runner = host.repo.join("tools/vmrun/guest/runner.sh");
-    let binds = [&host.repo, &host.kernel_dir]
+    let binds = [&host.repo, &host.kernel_dir, &scenario.dir]
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
@@ -353,33 +356,20 @@ fn qemu_command(
     cmd
 }
 
-/// Waits until VM 1's QEMU listens for the socket netdev: the others'
-/// `connect=` fails at once otherwise. Watching /proc/net/tcp avoids
-/// taking the one connection QEMU accepts.
+/// Waits until VM 1's QEMU listens for the others' netdev connections.
 fn wait_for_listener(net: &Network, limit: Duration) -> Result<(), String> {
-    let ports = net.listen_ports();
     let until = Instant::now() + limit;
-    loop {
-        let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        // Fields: slot, local address:port (hex), remote, state (0A = LISTEN).
-        let listening = |port: u16| {
-            let local = format!(":{port:04X}");
-            table.lines().any(|l| {
-                let fields: Vec<&str> = l.split_whitespace().collect();
-                fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "0A"
-            })
-        };
-        if ports.iter().all(|&p| listening(p)) {
-            return Ok(());
-        }
+    while !net.first_vm_listening() {
         if Instant::now() >= until {
             return Err(format!(
-                "VM 1's QEMU did not listen on {ports:?} within {} s",
+                "VM 1's QEMU did not listen for the {} network within {} s",
+                net.mode.name(),
                 limit.as_secs()
             ));
         }
         thread::sleep(Duration::from_millis(50));
     }
+    Ok(())
 }
 
 fn shell_quote(value: &str) -> String {
