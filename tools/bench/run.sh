@@ -14,14 +14,14 @@ env_args=()
     "$RNBD_REPO/tools/bench/scenarios/loopback-1vm" \
     "$RNBD_REPO/tools/bench/scenarios/cross-2vm"
 
-net=default
+net=stream
 for ((i = 1; i <= $#; i++)); do [[ ${!i} == --net ]] && { j=$((i + 1)); net=${!j}; }; done
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 "$RNBD_REPO/target/release/benchreport" "$logs" "$logs/bench.json" "$logs/bench.md" \
     --title "C rnbd_client / C rnbd_server, $(date -u +%Y-%m-%d)" \
     --modules "C/C" \
     --note "host: $(nproc) cores ($cpu), $(free -g | awk '/^Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")" \
-    --note "guests: Linux $(cat "$RNBD_KERNEL_OUT/release") ($RNBD_VARIANT config), $(qemu-system-x86_64 --version | head -1 | sed 's/ (.*//'), TCG multi-threaded, 2 vCPUs and 1.5 GiB each" \
-    --note "loopback-1vm: one VM, QEMU user network, client maps its own rxe address; cross-2vm: two VMs over a QEMU '$net' netdev" \
-    --note "backing device: brd 256 MiB; fio libaio direct, ${RNBD_BENCH_RUNTIME:-20} s per job after 2 s ramp; CPU = busy jiffies of the guest (all vCPUs) during the job"
+    --note "guests: Linux $(cat "$RNBD_KERNEL_OUT/release") ($RNBD_VARIANT config), $(qemu-system-x86_64 --version | head -1 | sed 's/ (.*//'), TCG multi-threaded, 1.5 GiB per VM; 2 vCPUs in loopback-1vm, 1 vCPU per VM in cross-2vm" \
+    --note "loopback-1vm: one VM, QEMU user network, client maps its own rxe address; cross-2vm: two VMs over a QEMU '$net' netdev (stream = unix socket)" \
+    --note "backing device: brd 256 MiB; fio libaio direct, ${RNBD_BENCH_RUNTIME:-20} s per job after 2 s ramp; CPU = busy jiffies of the guest (all vCPUs) during the job; in loopback-1vm the client column is client and server together"
 echo "bench: results in $logs/bench.json and $logs/bench.md"
