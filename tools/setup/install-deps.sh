@@ -25,7 +25,8 @@ for pkg in "${apt_packages[@]}"; do
     want=${pkg#*=}
     have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
     case "$have" in
-        "install ok installed"*)
+        # "hold" once we have pinned it.
+        "install ok installed"* | "hold ok installed"*)
             if [[ "$pkg" == *=* && "$have" != *" $want" ]]; then missing+=("$pkg"); fi ;;
         *) missing+=("$pkg") ;;
     esac
