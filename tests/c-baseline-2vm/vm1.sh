@@ -3,7 +3,6 @@
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
 load_module brd rd_nr=1 rd_size=131072
-rxe_up
 load_module rnbd_server
 [[ -d $RNBD_SRV_CTL ]] || fail "no $RNBD_SRV_CTL"
 signal server-ready

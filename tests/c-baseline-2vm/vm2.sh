@@ -3,7 +3,6 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-rxe_up
 load_module rnbd_client
 [[ -e $RNBD_CLT_CTL/map_device ]] || fail "no map_device"
 wait_for server-ready 300

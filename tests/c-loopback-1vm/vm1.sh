@@ -10,7 +10,6 @@ want=$(sha256sum < /tmp/backing | cut -d' ' -f1)
 loop=$(losetup --find --show /tmp/backing)
 log "backing: $loop ($size bytes)"
 
-rxe_up
 load_module rnbd_server
 load_module rnbd_client
 

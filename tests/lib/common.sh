@@ -77,7 +77,9 @@ unload_module() {
     modprobe -d "$RNBD_MODROOT" -r "$@" || fail "modprobe -r $*"
 }
 
-# rxe_up [NIC]: soft-RoCE on eth<NIC> as rxe<NIC>, waited until ACTIVE.
+# rxe_up [NIC]: soft-RoCE on eth<NIC> as rxe<NIC>, waited until ACTIVE. The
+# runner already did this for every NIC (unless rxe = off); scenarios call it
+# to bring a device back after rxe_down.
 rxe_up() {
     local nic=${1:-0}
     rdma link add "rxe$nic" type rxe netdev "eth$nic" || fail "rdma link add rxe$nic"

@@ -386,6 +386,7 @@ fn write_env(host: &Host, scenario: &Scenario, net: &Network, path: &Path) -> Re
         ),
         ("RNBD_VMS".into(), scenario.vms.to_string()),
         ("RNBD_NICS".into(), scenario.nics.to_string()),
+        ("RNBD_RXE".into(), u8::from(scenario.rxe).to_string()),
         ("RNBD_NET_MODE".into(), net.mode.name().into()),
         (
             "RNBD_KERNEL_DIR".into(),

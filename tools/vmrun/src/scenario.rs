@@ -27,6 +27,9 @@ pub struct Scenario {
     pub vms: usize,
     /// Network interfaces per VM, each on its own segment shared by all VMs.
     pub nics: usize,
+    /// Whether the guest runner brings up soft-RoCE (rxe<k> on eth<k>)
+    /// before the script starts.
+    pub rxe: bool,
     pub timeout: Duration,
     pub memory_mib: u32,
     pub smp: u32,
@@ -62,6 +65,7 @@ impl Scenario {
             description: String::new(),
             vms,
             nics: 1,
+            rxe: true,
             timeout: Duration::from_secs(300),
             memory_mib: 1024,
             // TCG runs a vCPU per host thread: two VMs of one vCPU each fit
@@ -99,6 +103,13 @@ impl Scenario {
                 "memory" => self.memory_mib = positive(16384)? as u32,
                 "smp" => self.smp = positive(8)? as u32,
                 "nics" => self.nics = positive(4)? as usize,
+                "rxe" => {
+                    self.rxe = match value {
+                        "on" => true,
+                        "off" => false,
+                        _ => return Err(bad("want on or off")),
+                    }
+                }
                 "expect" => {
                     self.expect = match value {
                         "pass" => Expectation::Pass,
@@ -130,6 +141,7 @@ mod tests {
             description: String::new(),
             vms: 1,
             nics: 1,
+            rxe: true,
             timeout: Duration::from_secs(300),
             memory_mib: 1024,
             smp: 2,
@@ -141,12 +153,12 @@ mod tests {
     #[test]
     fn conf_keys() {
         let s = scenario_with(
-            "# comment\ndescription = two VMs\ntimeout=90\nmemory=2048\nsmp=1\nnics=2\nexpect=report:oops\n",
+            "# comment\ndescription = two VMs\ntimeout=90\nmemory=2048\nsmp=1\nnics=2\nrxe=off\nexpect=report:oops\n",
         )
         .unwrap();
         assert_eq!(s.description, "two VMs");
         assert_eq!(s.timeout, Duration::from_secs(90));
-        assert_eq!((s.memory_mib, s.smp, s.nics), (2048, 1, 2));
+        assert_eq!((s.memory_mib, s.smp, s.nics, s.rxe), (2048, 1, 2, false));
         assert_eq!(s.expect, Expectation::Report(ReportKind::Oops));
         assert_eq!(
             scenario_with("expect=timeout").unwrap().expect,
@@ -168,6 +180,7 @@ mod tests {
             .unwrap_err()
             .contains("bad timeout"));
         assert!(scenario_with("smp=9").unwrap_err().contains("bad smp"));
+        assert!(scenario_with("rxe=yes").unwrap_err().contains("bad rxe"));
         assert!(scenario_with("expect=report:nope")
             .unwrap_err()
             .contains("bad expect"));

@@ -3,7 +3,6 @@
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
 
-rxe_up
 wait_for lat-server-ready
 perftest_client write_lat "$RNBD_VM1_IP" "${perftest_lat_args[@]}"
 wait_for bw-server-ready

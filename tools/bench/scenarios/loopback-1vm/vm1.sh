@@ -4,7 +4,6 @@
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
 
-rxe_up
 perftest_server write_lat "${perftest_lat_args[@]}"
 perftest_client write_lat "$RNBD_VM1_IP" "${perftest_lat_args[@]}"
 wait
