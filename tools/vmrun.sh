@@ -4,6 +4,13 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/env.sh"
 scale=1
-[[ $RNBD_VARIANT == debug ]] && scale=4
+extra=()
+if [[ $RNBD_VARIANT == debug ]]; then
+    # KASAN, lockdep and debug objects under TCG run boot-time driver probes
+    # for tens of seconds without scheduling: report a soft lockup only
+    # after 120 s (2 x watchdog_thresh), and give scenarios 4x their time.
+    scale=4
+    extra=(--append watchdog_thresh=60)
+fi
 exec "$RNBD_REPO/target/release/vmrun" run --kernel-dir "$RNBD_KERNEL_OUT" \
-    --timeout-scale "${RNBD_TIMEOUT_SCALE:-$scale}" "$@"
+    --timeout-scale "${RNBD_TIMEOUT_SCALE:-$scale}" "${extra[@]}" "$@"

@@ -34,6 +34,7 @@ options:
                        for more), dgram (UDP), bridge (host taps)
   --env KEY=VALUE      exported to the guest scripts (repeatable)
   --timeout-scale F    multiply every scenario timeout (slow kernels)
+  --append ARGS        extra guest kernel command line (repeatable)
   --busybox PATH       static busybox for the initramfs (/bin/busybox)
   -h, --help           this text
 ";
@@ -44,6 +45,7 @@ struct Options {
     net: Option<NetMode>,
     env: Vec<(String, String)>,
     timeout_scale: f64,
+    append: Vec<String>,
     busybox: PathBuf,
     scenarios: Vec<PathBuf>,
 }
@@ -63,6 +65,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         net: None,
         env: Vec::new(),
         timeout_scale: 1.0,
+        append: Vec::new(),
         busybox: PathBuf::from("/bin/busybox"),
         scenarios: Vec::new(),
     };
@@ -77,6 +80,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--kernel-dir" => kernel_dir = Some(PathBuf::from(value(arg)?)),
             "--logs" => opts.logs = Some(PathBuf::from(value(arg)?)),
             "--busybox" => opts.busybox = PathBuf::from(value(arg)?),
+            "--append" => opts.append.push(value(arg)?),
             "--net" => {
                 let v = value(arg)?;
                 opts.net = match NetMode::parse(&v) {
@@ -202,6 +206,7 @@ fn run_all(opts: Options) -> Result<bool, String> {
         net_override: opts.net,
         extra_env: opts.env,
         timeout_scale: opts.timeout_scale,
+        extra_cmdline: opts.append,
         interrupted: Arc::clone(&interrupted),
     };
 
@@ -313,13 +318,14 @@ mod tests {
     #[test]
     fn parses_options() {
         let o = parse_args(&args(
-            "run --kernel-dir /k --net bridge --env A=b=c --timeout-scale 2.5 tests/x tests/y",
+            "run --kernel-dir /k --net bridge --env A=b=c --timeout-scale 2.5 --append a=1 tests/x tests/y",
         ))
         .unwrap();
         assert_eq!(o.kernel_dir, PathBuf::from("/k"));
         assert_eq!(o.net, Some(NetMode::Bridge));
         assert_eq!(o.env, vec![("A".to_string(), "b=c".to_string())]);
         assert_eq!(o.timeout_scale, 2.5);
+        assert_eq!(o.append, vec!["a=1".to_string()]);
         assert_eq!(o.scenarios.len(), 2);
     }
 

@@ -26,6 +26,8 @@ pub struct Host {
     pub net_override: Option<NetMode>,
     pub extra_env: Vec<(String, String)>,
     pub timeout_scale: f64,
+    /// Extra guest kernel command line.
+    pub extra_cmdline: Vec<String>,
     pub interrupted: Arc<AtomicBool>,
 }
 
@@ -327,6 +329,9 @@ fn qemu_command(
         format!("rnbd.runner={}", runner.display()),
         format!("rnbd.binds={binds}"),
     ]
+    .into_iter()
+    .chain(host.extra_cmdline.iter().cloned())
+    .collect::<Vec<_>>()
     .join(" ");
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-accel", "tcg,thread=multi", "-cpu", "max"])
