@@ -3,6 +3,8 @@
 # Shared state lives in /run/rnbd (a host directory): flags for ordering
 # between VMs, the summary the harness prints, and result files.
 
+. "$RNBD_REPO/tools/vmrun/guest/rxe.sh"
+
 RNBD_FLAGS=$RNBD_SHARED/flags
 mkdir -p "$RNBD_FLAGS"
 
@@ -82,12 +84,9 @@ unload_module() {
 # to bring a device back after rxe_down.
 rxe_up() {
     local nic=${1:-0}
-    rdma link add "rxe$nic" type rxe netdev "eth$nic" || fail "rdma link add rxe$nic"
-    wait_until 20 rxe_active "rxe$nic"
+    rxe_add "$nic" || fail "rxe$nic on eth$nic"
     log "rxe$nic on eth$nic ($(ip -4 -o addr show dev "eth$nic" | awk '{print $4}')) active"
 }
-
-rxe_active() { rdma link show "$1/1" 2>/dev/null | grep -q 'state ACTIVE'; }
 
 rxe_down() {
     local nic=${1:-0}

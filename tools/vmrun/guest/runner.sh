@@ -20,13 +20,9 @@ done
 
 # Soft-RoCE on every NIC, unless the scenario asked for rxe = off.
 if ((RNBD_RXE)); then
+    . "$RNBD_REPO/tools/vmrun/guest/rxe.sh"
     for ((nic = 0; nic < RNBD_NICS; nic++)); do
-        rdma link add "rxe$nic" type rxe netdev "eth$nic" || exit 210
-        for ((try = 0; try < 200; try++)); do
-            rdma link show "rxe$nic/1" | grep -q 'state ACTIVE' && break
-            sleep 0.1
-        done
-        rdma link show "rxe$nic/1" | grep -q 'state ACTIVE' || exit 211
+        rxe_add "$nic" || exit 210
     done
     echo "runner: rxe on ${RNBD_NICS} NIC(s): $(rdma link show | awk '{print $2, $4}' | tr '\n' ' ')"
 fi

@@ -218,15 +218,7 @@ fn run_vms(
         }
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Event::Line(vm, line)) => {
-                for kind in console::classify(&line) {
-                    if reports < MAX_REPORTS {
-                        failures.push(Failure::Report {
-                            vm,
-                            kind,
-                            line: line.trim().to_string(),
-                        });
-                    }
-                    reports += 1;
+                if record_reports(failures, &mut reports, vm, &line) {
                     raise_abort(&mut stop_at, REPORT_GRACE);
                 }
                 if let Some((reported_vm, rc)) = console::parse_result(&line) {
@@ -253,16 +245,7 @@ fn run_vms(
     // Drain what the readers still hold, for the logs' sake.
     while let Ok(event) = rx.recv_timeout(Duration::from_millis(500)) {
         if let Event::Line(vm, line) = event {
-            if reports < MAX_REPORTS {
-                for kind in console::classify(&line) {
-                    failures.push(Failure::Report {
-                        vm,
-                        kind,
-                        line: line.trim().to_string(),
-                    });
-                    reports += 1;
-                }
-            }
+            record_reports(failures, &mut reports, vm, &line);
         }
     }
     let stopped_early = timed_out || failures.iter().any(|f| matches!(f, Failure::Interrupted));
@@ -275,6 +258,23 @@ fn run_vms(
     }
     drop(net);
     Ok(())
+}
+
+/// Records the kernel reports a console line carries, keeping at most
+/// MAX_REPORTS of them in `failures`; returns whether there were any.
+fn record_reports(failures: &mut Vec<Failure>, reports: &mut usize, vm: usize, line: &str) -> bool {
+    let kinds = console::classify(line);
+    for &kind in &kinds {
+        if *reports < MAX_REPORTS {
+            failures.push(Failure::Report {
+                vm,
+                kind,
+                line: line.trim().to_string(),
+            });
+        }
+        *reports += 1;
+    }
+    !kinds.is_empty()
 }
 
 /// Copies a VM's output into its log, line by line, and hands each line
