@@ -51,7 +51,7 @@ bench: tools modules
 check:
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	rustfmt --check --edition 2021 $(wildcard tests/modules/*/*_main.rs)
+	rustfmt --check --edition 2021 $(wildcard tests/modules/*/*_main.rs) kernel/rust/kernel_ext/mod.rs
 
 clean:
 	tools/kernel/modules.sh clean
