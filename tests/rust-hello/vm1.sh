@@ -1,7 +1,7 @@
 # rnbd_hello.ko (two .rs files and a C object) loads, prints the product the
 # C half computed, and unloads, five times over.
 . "$RNBD_REPO/tests/lib/common.sh"
-ko=$RNBD_REPO/tests/modules/rnbd_hello/rnbd_hello.ko
+ko=$RNBD_MODULES/tests/modules/rnbd_hello/rnbd_hello.ko
 expect_eq "$(modinfo -F vermagic "$ko" | cut -d' ' -f1)" "$(uname -r)" "vermagic of rnbd_hello.ko"
 for i in 1 2 3 4 5; do
     dmesg -C

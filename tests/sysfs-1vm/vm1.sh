@@ -3,7 +3,7 @@
 # objects left behind for module exit to clean up.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-ko=$RNBD_REPO/tests/modules/rnbd_sysfs_test/rnbd_sysfs_test.ko
+ko=$RNBD_MODULES/tests/modules/rnbd_sysfs_test/rnbd_sysfs_test.ko
 ctl=/sys/devices/virtual/rnbd-sysfs-test/ctl
 
 insmod "$ko"

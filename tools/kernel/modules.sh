@@ -1,9 +1,26 @@
 #!/usr/bin/env bash
 # Builds the repository's out-of-tree modules (Kbuild) against the cached
 # kernel of $VARIANT. Extra arguments are make targets (default: modules).
+#
+# The build runs in a copy of the module sources inside the kernel's output
+# directory ($RNBD_KERNEL_OUT/extmod), not in the repository: each variant
+# keeps its own objects (their vermagic differs), the repository stays
+# free of build products, and a kernel rebuild (which recreates the output
+# directory) forces a matching module rebuild. Guests find the modules
+# there as $RNBD_MODULES.
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
-[[ -f $RNBD_KERNEL_BUILD/Module.symvers ]] || rnbd_die "no kernel build in $RNBD_KERNEL_BUILD: run 'make kernel'"
+[[ -f $RNBD_KERNEL_BUILD/Module.symvers && -d $RNBD_KERNEL_OUT ]] \
+    || rnbd_die "no kernel build for '$RNBD_VARIANT': run 'make kernel'"
+extmod=$RNBD_KERNEL_OUT/extmod
+mkdir -p "$extmod"
+# -a keeps mtimes, so make rebuilds only what changed.
+rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+    --exclude='*.mod*' --exclude='*.order' --exclude=Module.symvers \
+    --include='/Kbuild' --include='/kernel/' --include='/kernel/rust/***' \
+    --include='/tests/' --include='/tests/modules/***' \
+    --include='/rnbd/***' --include='/rtrs/***' --exclude='*' \
+    "$RNBD_REPO/" "$extmod/"
 targets=("$@")
 ((${#targets[@]})) || targets=(modules)
-make -s -C "$RNBD_KERNEL_SRC" "${rnbd_kmake_args[@]}" M="$RNBD_REPO" -j"$(nproc)" "${targets[@]}"
+make -s -C "$RNBD_KERNEL_SRC" "${rnbd_kmake_args[@]}" M="$extmod" -j"$(nproc)" "${targets[@]}"

@@ -18,4 +18,5 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod errno;
+pub mod rdma;
 pub mod sysfs;

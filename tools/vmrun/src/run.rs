@@ -401,6 +401,12 @@ fn write_env(host: &Host, scenario: &Scenario, net: &Network, path: &Path) -> Re
             "RNBD_MODROOT".into(),
             host.kernel_dir.join("modroot").display().to_string(),
         ),
+        // The repository's own modules, built for this kernel by
+        // tools/kernel/modules.sh.
+        (
+            "RNBD_MODULES".into(),
+            host.kernel_dir.join("extmod").display().to_string(),
+        ),
         ("RNBD_KERNEL_RELEASE".into(), host.kernel_release.clone()),
         ("RNBD_SHARED".into(), "/run/rnbd".into()),
     ];

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rdma_cm ids: an active side that resolves and connects, a listener that
+//! accepts or rejects, both with private data, events delivered to a
+//! handler.
+//!
+//! # Who destroys an id
+//!
+//! The CM core destroys an id itself when its event handler returns
+//! non-zero, and `rdma_destroy_id` called from inside that id's own handler
+//! deadlocks on the handler mutex. Neither is left to the driver:
+//!
+//! - a [`CmId`] handle owns its id; dropping it destroys the id;
+//! - dropping it *inside one of that id's own events* (including the
+//!   connect request that created it) does not call `rdma_destroy_id`:
+//!   the handle marks the id and the event wrapper returns non-zero, so
+//!   the core destroys it after the handler returns;
+//! - a connect request that the listener's handler neither adopts nor
+//!   rejects is refused the same way.
+//!
+//! So every id is destroyed exactly once, never from inside its own
+//! handler.
+
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+
+use kernel::bindings;
+use kernel::error::{code::*, to_result, Result};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::task::Task;
+
+use super::verbs::{self, CompletionQueue, DeviceRef, ProtectionDomain, QpCaps, QpResources};
+use super::Address;
+
+/// What happened on an id (`enum rdma_cm_event_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmEventKind {
+    AddrResolved,
+    AddrError,
+    RouteResolved,
+    RouteError,
+    ConnectRequest,
+    ConnectResponse,
+    ConnectError,
+    Unreachable,
+    Rejected,
+    Established,
+    Disconnected,
+    DeviceRemoval,
+    AddrChange,
+    TimewaitExit,
+    /// Multicast and anything newer; carries the raw value.
+    Other(u32),
+}
+
+impl CmEventKind {
+    fn from_raw(raw: u32) -> Self {
+        match raw {
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED => Self::AddrResolved,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_ERROR => Self::AddrError,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => Self::RouteResolved,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_ERROR => Self::RouteError,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_REQUEST => Self::ConnectRequest,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_RESPONSE => Self::ConnectResponse,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_ERROR => Self::ConnectError,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_UNREACHABLE => Self::Unreachable,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => Self::Rejected,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => Self::Established,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => Self::Disconnected,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_DEVICE_REMOVAL => Self::DeviceRemoval,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_CHANGE => Self::AddrChange,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_TIMEWAIT_EXIT => Self::TimewaitExit,
+            other => Self::Other(other),
+        }
+    }
+}
+
+/// One event, valid during the handler call.
+pub struct CmEvent<'a> {
+    raw: &'a bindings::rdma_cm_event,
+}
+
+impl CmEvent<'_> {
+    pub fn kind(&self) -> CmEventKind {
+        CmEventKind::from_raw(self.raw.event)
+    }
+
+    /// The event's status: 0, a negative errno, or for `Rejected` the IB CM
+    /// reject reason.
+    pub fn status(&self) -> i32 {
+        self.raw.status
+    }
+
+    /// The private data of a connect request, response or reject (empty
+    /// for other events). For IB/RoCE the CM pads it to its fixed size.
+    pub fn private_data(&self) -> &[u8] {
+        // SAFETY: `conn` is the union member the CM fills for connection
+        // events; for others `private_data` is NULL or its length 0.
+        let conn = unsafe { &self.raw.param.conn };
+        if conn.private_data.is_null() {
+            return &[];
+        }
+        // SAFETY: The CM guarantees `private_data_len` bytes at
+        // `private_data` for the duration of the event.
+        unsafe {
+            core::slice::from_raw_parts(
+                conn.private_data.cast::<u8>(),
+                usize::from(conn.private_data_len),
+            )
+        }
+    }
+}
+
+/// Receives the events of an id.
+pub trait CmHandler: Send + Sync + 'static {
+    /// Called for every event on the id, in the CM's process context, with
+    /// the id's handler mutex held: connect, accept and disconnect may be
+    /// called on `id`; dropping the id's own [`CmId`] here is allowed and
+    /// makes the core destroy it when the handler returns.
+    fn event(&self, id: &CmIdRef<'_>, event: &CmEvent<'_>);
+}
+
+/// Receives the connect requests of a listener.
+pub trait ListenHandler: Send + Sync + 'static {
+    /// Called for each connect request. Adopt the new id with
+    /// [`ConnectRequest::adopt`] and accept it, or reject it with
+    /// [`ConnectRequest::reject`]; a request left alone is refused.
+    fn connect_request(&self, request: ConnectRequest<'_>, event: &CmEvent<'_>);
+
+    /// Other events on the listening id itself (device removal).
+    fn event(&self, event: &CmEvent<'_>) {
+        let _ = event;
+    }
+}
+
+const ALIVE: u8 = 0;
+/// The owner handle is destroying the id with `rdma_destroy_id`.
+const OWNER_DESTROYS: u8 = 1;
+/// The handle was dropped inside the id's own event: the event wrapper
+/// returns non-zero and the core destroys the id.
+const CORE_DESTROYS: u8 = 2;
+
+/// What an id's `context` points at: shared by the handle and the events.
+///
+/// # Invariants
+///
+/// `id` is the id whose context points here, set once before any event
+/// can be delivered; `in_event` is the task running this id's event
+/// handler, or null.
+struct IdInner<H> {
+    id: AtomicPtr<bindings::rdma_cm_id>,
+    state: AtomicU8,
+    in_event: AtomicPtr<Task>,
+    /// The PD and CQs of the id's QP (a `KBox::into_raw`), or null.
+    qp: AtomicPtr<QpResources>,
+    handler: H,
+}
+
+impl<H> IdInner<H> {
+    fn new(handler: H) -> Self {
+        IdInner {
+            id: AtomicPtr::new(ptr::null_mut()),
+            state: AtomicU8::new(ALIVE),
+            in_event: AtomicPtr::new(ptr::null_mut()),
+            qp: AtomicPtr::new(ptr::null_mut()),
+            handler,
+        }
+    }
+
+    /// Destroys the id's QP, if it has one, then drops what it held (its
+    /// PD and CQs). Must run before the id is destroyed, by whoever
+    /// destroys it.
+    fn destroy_qp(&self) {
+        let resources = self.qp.swap(ptr::null_mut(), Ordering::AcqRel);
+        if resources.is_null() {
+            return;
+        }
+        // SAFETY: The id is live and has a QP (we set `qp` when creating
+        // it); the resources came from `KBox::into_raw`.
+        unsafe {
+            bindings::rdma_destroy_qp(self.id.load(Ordering::Acquire));
+            drop(KBox::from_raw(resources));
+        }
+    }
+
+    fn current_task() -> *mut Task {
+        let task: &Task = kernel::current!();
+        ptr::from_ref(task).cast_mut()
+    }
+
+    /// Releases the id: destroys it now, or, inside its own event, leaves
+    /// that to the core. The id's reference on `self` goes with it.
+    fn release(this: &Arc<Self>) {
+        let inside_own_event = this.in_event.load(Ordering::Acquire) == Self::current_task();
+        let (want, destroy_now) = if inside_own_event {
+            (CORE_DESTROYS, false)
+        } else {
+            (OWNER_DESTROYS, true)
+        };
+        if this
+            .state
+            .compare_exchange(ALIVE, want, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        if destroy_now {
+            this.destroy_qp();
+            let id = this.id.load(Ordering::Acquire);
+            // SAFETY: `id` is live: only this path (state now
+            // OWNER_DESTROYS) or the core after CORE_DESTROYS destroys it,
+            // and we are not inside its handler. It waits for running
+            // events and delivers none afterwards.
+            unsafe { bindings::rdma_destroy_id(id) };
+            // SAFETY: The id held one reference on us (`into_raw` when it
+            // was created or adopted); no event can use it any more.
+            drop(unsafe { Arc::from_raw(ptr::from_ref::<Self>(this)) });
+        }
+    }
+}
+
+/// A borrowed id, handed to event handlers and creation callbacks.
+pub struct CmIdRef<'a> {
+    raw: NonNull<bindings::rdma_cm_id>,
+    /// Where the id's QP resources are kept (its `IdInner::qp`).
+    qp: &'a AtomicPtr<QpResources>,
+}
+
+impl CmIdRef<'_> {
+    /// The raw id, for the other parts of this layer (QP creation).
+    pub(crate) fn as_raw(&self) -> *mut bindings::rdma_cm_id {
+        self.raw.as_ptr()
+    }
+
+    /// Starts resolving `dst` (optionally from `src`); an `AddrResolved` or
+    /// `AddrError` event follows.
+    pub fn resolve_addr(&self, src: Option<&Address>, dst: &Address, timeout_ms: u32) -> Result {
+        let src = src.map_or(ptr::null_mut(), |a| a.as_sockaddr().cast_mut());
+        // SAFETY: The id is live; the addresses are copied by the CM.
+        to_result(unsafe {
+            bindings::rdma_resolve_addr(
+                self.as_raw(),
+                src,
+                dst.as_sockaddr().cast_mut(),
+                timeout_ms as _,
+            )
+        })
+    }
+
+    /// Starts resolving the route; `RouteResolved` or `RouteError` follows.
+    pub fn resolve_route(&self, timeout_ms: u32) -> Result {
+        // SAFETY: The id is live.
+        to_result(unsafe { bindings::rdma_resolve_route(self.as_raw(), timeout_ms as _) })
+    }
+
+    /// Sends a connect request carrying `private_data` (at most 56 bytes
+    /// for RoCE). Must be called from this id's own event handler, as the
+    /// `_locked` variant requires.
+    pub fn connect(&self, params: &ConnParams<'_>) -> Result {
+        let mut raw = params.to_raw()?;
+        // SAFETY: The id is live; we are in its handler (documented
+        // requirement), so its handler mutex is held.
+        to_result(unsafe { bindings::rdma_connect_locked(self.as_raw(), &mut raw) })
+    }
+
+    /// Accepts a connect request, replying with `private_data`.
+    pub fn accept(&self, params: &ConnParams<'_>) -> Result {
+        let mut raw = params.to_raw()?;
+        // SAFETY: The id is live and was created by a connect request.
+        to_result(unsafe { bindings::rdma_accept(self.as_raw(), &mut raw) })
+    }
+
+    /// Rejects a connect request with `private_data`.
+    pub fn reject(&self, private_data: &[u8]) -> Result {
+        let len = u8::try_from(private_data.len()).map_err(|_| EINVAL)?;
+        // SAFETY: The id is live; the data is copied by the CM.
+        to_result(unsafe {
+            bindings::rdma_reject(
+                self.as_raw(),
+                private_data.as_ptr().cast(),
+                len,
+                IB_CM_REJ_CONSUMER_DEFINED,
+            )
+        })
+    }
+
+    /// Starts a disconnect; `Disconnected` follows on both sides.
+    pub fn disconnect(&self) -> Result {
+        // SAFETY: The id is live.
+        to_result(unsafe { bindings::rdma_disconnect(self.as_raw()) })
+    }
+
+    /// The RDMA device the id is bound to (after address resolution, or
+    /// for a connect request's id).
+    pub fn device(&self) -> Option<DeviceRef<'_>> {
+        // SAFETY: The id is live; `device` stays valid while it is bound.
+        let device = NonNull::new(unsafe { (*self.as_raw()).device })?;
+        // SAFETY: A bound id keeps its device registered (a removal is
+        // announced by a DeviceRemoval event first).
+        Some(unsafe { DeviceRef::from_raw(device) })
+    }
+
+    /// Creates the id's RC queue pair on `pd` with the given CQs. The QP
+    /// lives until the id is destroyed. Fails with EBUSY if it has one.
+    pub fn create_qp(
+        &self,
+        pd: &Arc<ProtectionDomain>,
+        send_cq: &Arc<CompletionQueue>,
+        recv_cq: &Arc<CompletionQueue>,
+        caps: QpCaps,
+    ) -> Result {
+        if !self.qp.load(Ordering::Acquire).is_null() {
+            return Err(EBUSY);
+        }
+        let resources = KBox::new(
+            QpResources {
+                _pd: pd.clone(),
+                _send_cq: send_cq.clone(),
+                _recv_cq: recv_cq.clone(),
+            },
+            GFP_KERNEL,
+        )?;
+        let mut attr = verbs::qp_init_attr(send_cq, recv_cq, caps);
+        // SAFETY: The id is live and bound to the PD's device; the
+        // attributes are valid for the call.
+        to_result(unsafe { bindings::rdma_create_qp(self.as_raw(), pd.as_raw(), &mut attr) })?;
+        self.qp.store(KBox::into_raw(resources), Ordering::Release);
+        Ok(())
+    }
+
+    /// The RDMA device the id is bound to, if resolved.
+    pub fn device_name(&self) -> Option<&kernel::str::CStr> {
+        // SAFETY: The id is live; `device` is set once bound and stays
+        // valid while the id is.
+        let device = unsafe { (*self.as_raw()).device };
+        if device.is_null() {
+            return None;
+        }
+        // SAFETY: `name` is a NUL-terminated array in the live device.
+        Some(unsafe { kernel::str::CStr::from_char_ptr((*device).name.as_ptr()) })
+    }
+}
+
+/// `enum ib_cm_rej_reason` in `rdma/ib_cm.h`: the reject reason of
+/// consumer (ULP) rejects, which is what makes the CM deliver the private
+/// data to the peer.
+const IB_CM_REJ_CONSUMER_DEFINED: u8 = 28;
+
+/// Connection parameters for connect and accept.
+pub struct ConnParams<'a> {
+    pub private_data: &'a [u8],
+    pub responder_resources: u8,
+    pub initiator_depth: u8,
+    pub retry_count: u8,
+    pub rnr_retry_count: u8,
+    pub flow_control: bool,
+}
+
+impl<'a> ConnParams<'a> {
+    /// Parameters as RTRS uses them, with `private_data`.
+    pub fn new(private_data: &'a [u8]) -> Self {
+        ConnParams {
+            private_data,
+            responder_resources: 1,
+            initiator_depth: 1,
+            retry_count: 7,
+            rnr_retry_count: 7,
+            flow_control: true,
+        }
+    }
+
+    fn to_raw(&self) -> Result<bindings::rdma_conn_param> {
+        // SAFETY: All-zero is a valid `rdma_conn_param`.
+        let mut raw: bindings::rdma_conn_param = unsafe { core::mem::zeroed() };
+        raw.private_data = self.private_data.as_ptr().cast();
+        raw.private_data_len = u8::try_from(self.private_data.len()).map_err(|_| EINVAL)?;
+        raw.responder_resources = self.responder_resources;
+        raw.initiator_depth = self.initiator_depth;
+        raw.retry_count = self.retry_count;
+        raw.rnr_retry_count = self.rnr_retry_count;
+        raw.flow_control = u8::from(self.flow_control);
+        Ok(raw)
+    }
+}
+
+/// An owned rdma_cm id (RC, TCP port space) whose events go to `H`.
+///
+/// # Invariants
+///
+/// `inner.id` is live until [`IdInner::release`] runs from this handle's
+/// drop; the id holds one reference on `inner`.
+pub struct CmId<H: CmHandler> {
+    inner: Arc<IdInner<Arc<H>>>,
+}
+
+impl<H: CmHandler> CmId<H> {
+    /// Creates an id in the initial network namespace.
+    pub fn new(handler: Arc<H>) -> Result<Self> {
+        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
+        let context = Arc::into_raw(inner.clone());
+        // SAFETY: `init_net` is the initial namespace; `context` stays
+        // valid (the id's reference) until the id is destroyed; the name
+        // is our module's, as the `rdma_create_id` macro would pass.
+        let id = unsafe {
+            bindings::__rdma_create_kernel_id(
+                ptr::addr_of_mut!(bindings::init_net),
+                Some(id_event::<H>),
+                context.cast_mut().cast(),
+                bindings::rdma_ucm_port_space_RDMA_PS_TCP,
+                bindings::ib_qp_type_IB_QPT_RC,
+                crate::__LOG_PREFIX.as_ptr().cast(),
+            )
+        };
+        match kernel::error::from_err_ptr(id) {
+            Ok(id) => {
+                inner.id.store(id, Ordering::Release);
+                Ok(CmId { inner })
+            }
+            Err(e) => {
+                // SAFETY: The id was not created; take back its reference.
+                drop(unsafe { Arc::from_raw(context) });
+                Err(e)
+            }
+        }
+    }
+
+    /// The id, to call CM operations on.
+    pub fn as_ref(&self) -> CmIdRef<'_> {
+        CmIdRef {
+            // SAFETY: Set at creation, live per the type invariant.
+            raw: unsafe { NonNull::new_unchecked(self.inner.id.load(Ordering::Acquire)) },
+            qp: &self.inner.qp,
+        }
+    }
+
+    pub fn handler(&self) -> &Arc<H> {
+        &self.inner.handler
+    }
+}
+
+impl<H: CmHandler> Drop for CmId<H> {
+    fn drop(&mut self) {
+        IdInner::release(&self.inner);
+    }
+}
+
+/// Runs a handler call with the id marked as in its own event, and says
+/// whether the core must destroy the id afterwards.
+fn in_event<H>(inner: &IdInner<H>, call: impl FnOnce()) -> bool {
+    let previous = inner
+        .in_event
+        .swap(IdInner::<H>::current_task(), Ordering::AcqRel);
+    call();
+    inner.in_event.store(previous, Ordering::Release);
+    inner.state.load(Ordering::Acquire) == CORE_DESTROYS
+}
+
+/// The CM event handler of ids owned by [`CmId<H>`].
+///
+/// # Safety
+///
+/// Called by the CM with a live id whose context is an `IdInner<Arc<H>>`
+/// holding the id's reference.
+unsafe extern "C" fn id_event<H: CmHandler>(
+    id: *mut bindings::rdma_cm_id,
+    event: *mut bindings::rdma_cm_event,
+) -> kernel::ffi::c_int {
+    // SAFETY: Per the contract: the context holds a reference on `inner`.
+    let inner = unsafe { &*(*id).context.cast::<IdInner<Arc<H>>>() };
+    let id_ref = CmIdRef {
+        // SAFETY: Live per the contract.
+        raw: unsafe { NonNull::new_unchecked(id) },
+        qp: &inner.qp,
+    };
+    // SAFETY: The event is valid for the call.
+    let event = CmEvent {
+        raw: unsafe { &*event },
+    };
+    let handler = inner.handler.clone();
+    if in_event(inner, || handler.event(&id_ref, &event)) {
+        // The handle was dropped in the event: the core destroys the id
+        // when we return non-zero; its QP goes first, then the id's
+        // reference on `inner`.
+        inner.destroy_qp();
+        // SAFETY: The id will deliver no more events.
+        drop(unsafe { Arc::from_raw(ptr::from_ref(inner)) });
+        return 1;
+    }
+    0
+}
+
+/// A listening id; connect requests go to `L`.
+pub struct Listener<L: ListenHandler> {
+    inner: Arc<IdInner<Arc<L>>>,
+}
+
+impl<L: ListenHandler> Listener<L> {
+    /// Binds to `addr` (any address with a port to listen on all) and
+    /// listens with `backlog`.
+    pub fn listen(handler: Arc<L>, addr: &Address, backlog: i32) -> Result<Self> {
+        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
+        let context = Arc::into_raw(inner.clone());
+        // SAFETY: As in `CmId::new`.
+        let id = unsafe {
+            bindings::__rdma_create_kernel_id(
+                ptr::addr_of_mut!(bindings::init_net),
+                Some(listener_event::<L>),
+                context.cast_mut().cast(),
+                bindings::rdma_ucm_port_space_RDMA_PS_TCP,
+                bindings::ib_qp_type_IB_QPT_RC,
+                crate::__LOG_PREFIX.as_ptr().cast(),
+            )
+        };
+        let id = match kernel::error::from_err_ptr(id) {
+            Ok(id) => id,
+            Err(e) => {
+                // SAFETY: The id was not created; take back its reference.
+                drop(unsafe { Arc::from_raw(context) });
+                return Err(e);
+            }
+        };
+        inner.id.store(id, Ordering::Release);
+        let listener = Listener { inner };
+        // SAFETY: The id is live; the address is copied.
+        to_result(unsafe { bindings::rdma_bind_addr(id, addr.as_sockaddr().cast_mut()) })?;
+        // SAFETY: The id is live and bound.
+        to_result(unsafe { bindings::rdma_listen(id, backlog) })?;
+        Ok(listener)
+    }
+}
+
+impl<L: ListenHandler> Drop for Listener<L> {
+    fn drop(&mut self) {
+        IdInner::release(&self.inner);
+    }
+}
+
+/// A connect request's new id, until the listener's handler adopts or
+/// rejects it.
+pub struct ConnectRequest<'a> {
+    id: NonNull<bindings::rdma_cm_id>,
+    /// The id's new owner, once adopted: its state decides the return
+    /// value of the listener's event.
+    adopted: &'a mut Option<Arc<dyn AdoptedState>>,
+}
+
+/// The part of an adopted id the listener's event wrapper needs.
+trait AdoptedState: Send + Sync {
+    /// Ends the connect request event for the adopted id; true if its
+    /// handle was dropped inside (its QP is then destroyed here).
+    fn finish_request_event(&self) -> bool;
+    /// Drops the reference the id held, once the core destroys the id.
+    fn drop_id_reference(&self);
+}
+
+impl<H: CmHandler> AdoptedState for IdInner<Arc<H>> {
+    fn finish_request_event(&self) -> bool {
+        self.in_event.store(ptr::null_mut(), Ordering::Release);
+        let core_destroys = self.state.load(Ordering::Acquire) == CORE_DESTROYS;
+        if core_destroys {
+            self.destroy_qp();
+        }
+        core_destroys
+    }
+
+    fn drop_id_reference(&self) {
+        // SAFETY: Called once, when the core will destroy the id, which
+        // held one reference (from `adopt`).
+        drop(unsafe { Arc::from_raw(ptr::from_ref(self)) });
+    }
+}
+
+impl ConnectRequest<'_> {
+    /// Takes the new id: its later events go to `handler`. Accept it with
+    /// `as_ref().accept(..)` (still inside this request's event).
+    pub fn adopt<H: CmHandler>(self, handler: Arc<H>) -> Result<CmId<H>> {
+        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
+        inner.id.store(self.id.as_ptr(), Ordering::Release);
+        // We are inside this id's connect request event.
+        inner
+            .in_event
+            .store(IdInner::<Arc<H>>::current_task(), Ordering::Release);
+        let context = Arc::into_raw(inner.clone());
+        // SAFETY: We hold the id's handler mutex (inside its event); later
+        // events read the new handler and context.
+        unsafe {
+            (*self.id.as_ptr()).context = context.cast_mut().cast();
+            (*self.id.as_ptr()).event_handler = Some(id_event::<H>);
+        }
+        let state: Arc<dyn AdoptedState> = inner.clone();
+        *self.adopted = Some(state);
+        Ok(CmId { inner })
+    }
+
+    /// Rejects the request with `private_data`; the core then destroys
+    /// the new id.
+    pub fn reject(self, private_data: &[u8]) -> Result {
+        let len = u8::try_from(private_data.len()).map_err(|_| EINVAL)?;
+        // SAFETY: The new id is live during its connect request; the data
+        // is copied by the CM.
+        to_result(unsafe {
+            bindings::rdma_reject(
+                self.id.as_ptr(),
+                private_data.as_ptr().cast(),
+                len,
+                IB_CM_REJ_CONSUMER_DEFINED,
+            )
+        })
+    }
+}
+
+/// The CM event handler of listeners.
+///
+/// # Safety
+///
+/// As for [`id_event`], with an `IdInner<Arc<L>>` context. For a connect
+/// request `id` is the new id, whose context is still the listener's.
+unsafe extern "C" fn listener_event<L: ListenHandler>(
+    id: *mut bindings::rdma_cm_id,
+    event: *mut bindings::rdma_cm_event,
+) -> kernel::ffi::c_int {
+    // SAFETY: Per the contract.
+    let listener = unsafe { &*(*id).context.cast::<IdInner<Arc<L>>>() };
+    // SAFETY: The event is valid for the call.
+    let event = CmEvent {
+        raw: unsafe { &*event },
+    };
+    if event.kind() != CmEventKind::ConnectRequest {
+        listener.handler.event(&event);
+        return 0;
+    }
+    let mut adopted: Option<Arc<dyn AdoptedState>> = None;
+    let request = ConnectRequest {
+        // SAFETY: Live per the contract.
+        id: unsafe { NonNull::new_unchecked(id) },
+        adopted: &mut adopted,
+    };
+    listener.handler.connect_request(request, &event);
+    match adopted {
+        // Not adopted (left alone or rejected): the core destroys it.
+        None => 1,
+        Some(state) => {
+            if state.finish_request_event() {
+                state.drop_id_reference();
+                1
+            } else {
+                0
+            }
+        }
+    }
+}

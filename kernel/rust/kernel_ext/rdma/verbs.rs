@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Verbs objects: protection domains, completion queues and the queue pair
+//! of an rdma_cm id. Work requests and memory registration follow.
+//!
+//! Lifetimes: a QP holds `Arc`s of its PD and CQs, so they are freed only
+//! after it; the QP itself belongs to its id and is destroyed just before
+//! the id (see `cm`), so no PD or CQ is ever freed while in use.
+
+use core::ptr::NonNull;
+
+use kernel::bindings;
+use kernel::error::{from_err_ptr, Result};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// An RDMA device, borrowed from an id that is bound to it.
+#[derive(Clone, Copy)]
+pub struct DeviceRef<'a> {
+    raw: NonNull<bindings::ib_device>,
+    _lifetime: core::marker::PhantomData<&'a ()>,
+}
+
+impl DeviceRef<'_> {
+    /// # Safety
+    ///
+    /// `raw` is a registered device that stays registered for `'a`.
+    pub(crate) unsafe fn from_raw(raw: NonNull<bindings::ib_device>) -> Self {
+        DeviceRef {
+            raw,
+            _lifetime: core::marker::PhantomData,
+        }
+    }
+
+    /// The device name (`rxe0`, ...).
+    pub fn name(&self) -> &kernel::str::CStr {
+        // SAFETY: `name` is a NUL-terminated array of the live device.
+        unsafe { kernel::str::CStr::from_char_ptr((*self.raw.as_ptr()).name.as_ptr()) }
+    }
+
+    /// How many completion vectors the device has.
+    pub fn num_comp_vectors(&self) -> u32 {
+        // SAFETY: Plain read of the live device.
+        unsafe { (*self.raw.as_ptr()).num_comp_vectors as u32 }
+    }
+}
+
+/// A protection domain.
+///
+/// # Invariants
+///
+/// `raw` was allocated by `__ib_alloc_pd` and is freed on drop.
+pub struct ProtectionDomain {
+    raw: NonNull<bindings::ib_pd>,
+}
+
+// SAFETY: PDs are used through the verbs core, which is thread-safe.
+unsafe impl Send for ProtectionDomain {}
+// SAFETY: As above.
+unsafe impl Sync for ProtectionDomain {}
+
+impl ProtectionDomain {
+    pub fn new(device: DeviceRef<'_>) -> Result<Arc<Self>> {
+        // SAFETY: The device is live; the caller name is our module's, as
+        // the `ib_alloc_pd` macro would pass.
+        let pd = unsafe {
+            bindings::__ib_alloc_pd(device.raw.as_ptr(), 0, crate::__LOG_PREFIX.as_ptr().cast())
+        };
+        let pd = from_err_ptr(pd)?;
+        Ok(Arc::new(
+            ProtectionDomain {
+                // SAFETY: Not an error pointer, hence non-null.
+                raw: unsafe { NonNull::new_unchecked(pd) },
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::ib_pd {
+        self.raw.as_ptr()
+    }
+
+    /// The lkey covering all local memory for DMA-mapped buffers.
+    pub fn local_dma_lkey(&self) -> u32 {
+        // SAFETY: Plain read of the live PD.
+        unsafe { (*self.raw.as_ptr()).local_dma_lkey }
+    }
+}
+
+impl Drop for ProtectionDomain {
+    fn drop(&mut self) {
+        // SAFETY: Allocated by us; its users (QPs, MRs) hold Arcs of it and
+        // are gone.
+        unsafe { bindings::ib_dealloc_pd_user(self.raw.as_ptr(), core::ptr::null_mut()) };
+    }
+}
+
+/// A completion queue polled in softirq context; completions are
+/// delivered to each work request's own callback.
+///
+/// # Invariants
+///
+/// `raw` was allocated by `__ib_alloc_cq` and is freed on drop.
+pub struct CompletionQueue {
+    raw: NonNull<bindings::ib_cq>,
+}
+
+// SAFETY: CQs are used through the verbs core, which is thread-safe.
+unsafe impl Send for CompletionQueue {}
+// SAFETY: As above.
+unsafe impl Sync for CompletionQueue {}
+
+impl CompletionQueue {
+    pub fn new(device: DeviceRef<'_>, entries: u32, comp_vector: u32) -> Result<Arc<Self>> {
+        // SAFETY: The device is live; no private data; our module name.
+        let cq = unsafe {
+            bindings::__ib_alloc_cq(
+                device.raw.as_ptr(),
+                core::ptr::null_mut(),
+                entries as _,
+                comp_vector as _,
+                bindings::ib_poll_context_IB_POLL_SOFTIRQ,
+                crate::__LOG_PREFIX.as_ptr().cast(),
+            )
+        };
+        let cq = from_err_ptr(cq)?;
+        Ok(Arc::new(
+            CompletionQueue {
+                // SAFETY: Not an error pointer, hence non-null.
+                raw: unsafe { NonNull::new_unchecked(cq) },
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::ib_cq {
+        self.raw.as_ptr()
+    }
+}
+
+impl Drop for CompletionQueue {
+    fn drop(&mut self) {
+        // SAFETY: Allocated by us; QPs using it hold Arcs and are gone.
+        unsafe { bindings::ib_free_cq(self.raw.as_ptr()) };
+    }
+}
+
+/// Sizes of a QP's queues.
+#[derive(Clone, Copy)]
+pub struct QpCaps {
+    pub max_send_wr: u32,
+    pub max_recv_wr: u32,
+    pub max_send_sge: u32,
+    pub max_recv_sge: u32,
+}
+
+/// What a QP keeps alive: the PD and CQs it was created with.
+pub(crate) struct QpResources {
+    pub(crate) _pd: Arc<ProtectionDomain>,
+    pub(crate) _send_cq: Arc<CompletionQueue>,
+    pub(crate) _recv_cq: Arc<CompletionQueue>,
+}
+
+/// Fills a `struct ib_qp_init_attr` for an RC QP.
+pub(crate) fn qp_init_attr(
+    send_cq: &CompletionQueue,
+    recv_cq: &CompletionQueue,
+    caps: QpCaps,
+) -> bindings::ib_qp_init_attr {
+    let mut attr = bindings::ib_qp_init_attr::default();
+    attr.send_cq = send_cq.as_raw();
+    attr.recv_cq = recv_cq.as_raw();
+    attr.cap.max_send_wr = caps.max_send_wr;
+    attr.cap.max_recv_wr = caps.max_recv_wr;
+    attr.cap.max_send_sge = caps.max_send_sge;
+    attr.cap.max_recv_sge = caps.max_recv_sge;
+    attr.sq_sig_type = bindings::ib_sig_type_IB_SIGNAL_REQ_WR;
+    attr.qp_type = bindings::ib_qp_type_IB_QPT_RC;
+    attr
+}
