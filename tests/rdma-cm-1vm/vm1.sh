@@ -46,12 +46,26 @@ done
 wait_until 20 grep -q "active=0" "$ctl/server"
 expect_file "$ctl/server" "established=21 disconnected=21 rejected=1 active=0"
 
+# The device goes away under a live connection: both ends get
+# DeviceRemoval and drop their ids (and QPs, PDs, CQs) inside the event,
+# so the removal completes instead of waiting forever.
+echo "$me accept-removal" > "$ctl/connect"
+wait_until 10 grep -q "active=1" "$ctl/server"
+timeout 60 rdma link delete rxe0 || fail "rdma link delete rxe0 did not complete"
+wait_until 10 grep -q "active=0" "$ctl/server"
+expect_file "$ctl/result" "established welcome:accept-removal on rxe0 disconnected"
+expect_file "$ctl/server" "established=22 disconnected=22 rejected=1 active=0"
+rxe_up 0
+echo "$me accept-again" > "$ctl/connect"
+expect_file "$ctl/result" "established welcome:accept-again on rxe0"
+echo 1 > "$ctl/disconnect"
+
 # Unload with a connection up: module exit tears both ends down.
 echo "$me accept-last" > "$ctl/connect"
 wait_until 10 grep -q "active=1" "$ctl/server"
 rmmod rnbd_cm_test
 [[ ! -e $ctl ]] || fail "ctl left after rmmod"
-dmesg | grep -q "rnbd_cm_test: unloaded: established=22" || fail "no unload line"
+dmesg | grep -q "rnbd_cm_test: unloaded: established=24" || fail "no unload line"
 
 # Load and unload 50 times, with a connection each time.
 for i in $(seq 1 50); do
@@ -59,4 +73,4 @@ for i in $(seq 1 50); do
     echo "$me accept-$i" > "$ctl/connect"
     rmmod rnbd_cm_test
 done
-summary "rdma_cm: accept/reject with private data, 21 connect/disconnect cycles, unload with live connections, 50 load cycles"
+summary "rdma_cm: accept/reject with private data, 21 connect/disconnect cycles, rdma link delete under a live connection, unload with live connections, 50 load cycles"

@@ -192,6 +192,10 @@ struct Client {
     state: Mutex<ClientState>,
     #[pin]
     changed: CondVar,
+    /// The client's id. Dropped outside this lock, except inside the id's
+    /// own events (where dropping it does not block).
+    #[pin]
+    id: Mutex<Option<CmId<ClientConn>>>,
 }
 
 struct ClientState {
@@ -255,6 +259,14 @@ impl CmHandler for ClientConn {
                 client.state.lock().disconnected = true;
                 client.changed.notify_all();
             }
+            CmEventKind::DeviceRemoval => {
+                // The device goes only once every id and QP on it is gone:
+                // drop our own id, inside its event.
+                client.finish(format_args!("device removed"));
+                client.state.lock().disconnected = true;
+                client.changed.notify_all();
+                drop(client.id.lock().take());
+            }
             kind => client.finish(fmt!("error {:?} {}", kind, event.status())),
         }
     }
@@ -265,7 +277,6 @@ impl CmHandler for ClientConn {
 struct Ctl {
     server: Arc<Server>,
     client: Arc<Client>,
-    client_id: Arc<Mutex<Option<CmId<ClientConn>>>>,
 }
 
 impl Ctl {
@@ -295,7 +306,8 @@ impl AttributeOps<Ctl> for Connect {
         let (address, data) = input.split_once(' ').ok_or(EINVAL)?;
         let address = Address::parse(address, PORT)?;
         // Any previous client goes first (outside its events: destroyed now).
-        drop(ctl.client_id.lock().take());
+        let previous = ctl.client.id.lock().take();
+        drop(previous);
         {
             let mut state = ctl.client.state.lock();
             state.result = None;
@@ -312,7 +324,7 @@ impl AttributeOps<Ctl> for Connect {
             GFP_KERNEL,
         )?)?;
         id.as_ref().resolve_addr(None, &address, 2000)?;
-        *ctl.client_id.lock() = Some(id);
+        *ctl.client.id.lock() = Some(id);
         ctl.wait_for(|state| state.result.is_some())
     }
 }
@@ -324,11 +336,12 @@ impl AttributeOps<Ctl> for Disconnect {
 
     fn store(ctl: &Ctl, _input: &[u8], _ctx: &mut StoreContext) -> Result {
         {
-            let id = ctl.client_id.lock();
+            let id = ctl.client.id.lock();
             id.as_ref().ok_or(ENOTCONN())?.as_ref().disconnect()?;
         }
         ctl.wait_for(|state| state.disconnected)?;
-        drop(ctl.client_id.lock().take());
+        let id = ctl.client.id.lock().take();
+        drop(id);
         Ok(())
     }
 }
@@ -417,6 +430,7 @@ impl kernel::Module for CmTest {
                     private_data: KVec::new(),
                 }),
                 changed <- new_condvar!(),
+                id <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )?;
@@ -427,7 +441,6 @@ impl kernel::Module for CmTest {
             Ctl {
                 server: server.clone(),
                 client,
-                client_id: Arc::pin_init(new_mutex!(None), GFP_KERNEL)?,
             },
             &CTL_ATTRIBUTES,
         )?;
@@ -444,7 +457,8 @@ impl Drop for CmTest {
     fn drop(&mut self) {
         if let Some(ctl) = self.ctl.take() {
             // The client id, if any: destroying it disconnects the peer.
-            drop(ctl.data().client_id.lock().take());
+            let id = ctl.data().client.id.lock().take();
+            drop(id);
         }
         drop(self.listener.take());
         // Server connections still up (their Disconnected may not have come).
