@@ -168,6 +168,46 @@ impl<H> IdInner<H> {
         }
     }
 
+    /// Creates a kernel id (RC, TCP port space, initial namespace) whose
+    /// events go to `event_handler` with the returned inner as context.
+    /// The id holds one reference on the inner until it is destroyed.
+    fn create(
+        handler: H,
+        event_handler: unsafe extern "C" fn(
+            *mut bindings::rdma_cm_id,
+            *mut bindings::rdma_cm_event,
+        ) -> kernel::ffi::c_int,
+    ) -> Result<Arc<Self>> {
+        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
+        let context = Arc::into_raw(inner.clone());
+        // SAFETY: `init_net` is the initial namespace; `context` stays
+        // valid (the id's reference) until the id is destroyed;
+        // `event_handler` expects this context type (callers pair them);
+        // the name is our module's, as the `rdma_create_id` macro would
+        // pass.
+        let id = unsafe {
+            bindings::__rdma_create_kernel_id(
+                ptr::addr_of_mut!(bindings::init_net),
+                Some(event_handler),
+                context.cast_mut().cast(),
+                bindings::rdma_ucm_port_space_RDMA_PS_TCP,
+                bindings::ib_qp_type_IB_QPT_RC,
+                crate::__LOG_PREFIX.as_ptr().cast(),
+            )
+        };
+        match kernel::error::from_err_ptr(id) {
+            Ok(id) => {
+                inner.id.store(id, Ordering::Release);
+                Ok(inner)
+            }
+            Err(e) => {
+                // SAFETY: The id was not created; take back its reference.
+                drop(unsafe { Arc::from_raw(context) });
+                Err(e)
+            }
+        }
+    }
+
     /// Destroys the id's QP, if it has one, then drops what it held (its
     /// PD and CQs). Must run before the id is destroyed, by whoever
     /// destroys it.
@@ -273,16 +313,7 @@ impl CmIdRef<'_> {
 
     /// Rejects a connect request with `private_data`.
     pub fn reject(&self, private_data: &[u8]) -> Result {
-        let len = u8::try_from(private_data.len()).map_err(|_| EINVAL)?;
-        // SAFETY: The id is live; the data is copied by the CM.
-        to_result(unsafe {
-            bindings::rdma_reject(
-                self.as_raw(),
-                private_data.as_ptr().cast(),
-                len,
-                IB_CM_REJ_CONSUMER_DEFINED,
-            )
-        })
+        reject(self.raw, private_data)
     }
 
     /// Starts a disconnect; `Disconnected` follows on both sides.
@@ -347,6 +378,22 @@ impl CmIdRef<'_> {
 /// data to the peer.
 const IB_CM_REJ_CONSUMER_DEFINED: u8 = 28;
 
+/// Rejects the connect request of the live id `id` with `private_data`,
+/// as a consumer reject (so the peer receives the data).
+fn reject(id: NonNull<bindings::rdma_cm_id>, private_data: &[u8]) -> Result {
+    let len = u8::try_from(private_data.len()).map_err(|_| EINVAL)?;
+    // SAFETY: `id` is live (callers hold it or are in its event); the data
+    // is copied by the CM.
+    to_result(unsafe {
+        bindings::rdma_reject(
+            id.as_ptr(),
+            private_data.as_ptr().cast(),
+            len,
+            IB_CM_REJ_CONSUMER_DEFINED,
+        )
+    })
+}
+
 /// Connection parameters for connect and accept.
 pub struct ConnParams<'a> {
     pub private_data: &'a [u8],
@@ -397,32 +444,9 @@ pub struct CmId<H: CmHandler> {
 impl<H: CmHandler> CmId<H> {
     /// Creates an id in the initial network namespace.
     pub fn new(handler: Arc<H>) -> Result<Self> {
-        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
-        let context = Arc::into_raw(inner.clone());
-        // SAFETY: `init_net` is the initial namespace; `context` stays
-        // valid (the id's reference) until the id is destroyed; the name
-        // is our module's, as the `rdma_create_id` macro would pass.
-        let id = unsafe {
-            bindings::__rdma_create_kernel_id(
-                ptr::addr_of_mut!(bindings::init_net),
-                Some(id_event::<H>),
-                context.cast_mut().cast(),
-                bindings::rdma_ucm_port_space_RDMA_PS_TCP,
-                bindings::ib_qp_type_IB_QPT_RC,
-                crate::__LOG_PREFIX.as_ptr().cast(),
-            )
-        };
-        match kernel::error::from_err_ptr(id) {
-            Ok(id) => {
-                inner.id.store(id, Ordering::Release);
-                Ok(CmId { inner })
-            }
-            Err(e) => {
-                // SAFETY: The id was not created; take back its reference.
-                drop(unsafe { Arc::from_raw(context) });
-                Err(e)
-            }
-        }
+        Ok(CmId {
+            inner: IdInner::create(handler, id_event::<H>)?,
+        })
     }
 
     /// The id, to call CM operations on.
@@ -499,28 +523,8 @@ impl<L: ListenHandler> Listener<L> {
     /// Binds to `addr` (any address with a port to listen on all) and
     /// listens with `backlog`.
     pub fn listen(handler: Arc<L>, addr: &Address, backlog: i32) -> Result<Self> {
-        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
-        let context = Arc::into_raw(inner.clone());
-        // SAFETY: As in `CmId::new`.
-        let id = unsafe {
-            bindings::__rdma_create_kernel_id(
-                ptr::addr_of_mut!(bindings::init_net),
-                Some(listener_event::<L>),
-                context.cast_mut().cast(),
-                bindings::rdma_ucm_port_space_RDMA_PS_TCP,
-                bindings::ib_qp_type_IB_QPT_RC,
-                crate::__LOG_PREFIX.as_ptr().cast(),
-            )
-        };
-        let id = match kernel::error::from_err_ptr(id) {
-            Ok(id) => id,
-            Err(e) => {
-                // SAFETY: The id was not created; take back its reference.
-                drop(unsafe { Arc::from_raw(context) });
-                return Err(e);
-            }
-        };
-        inner.id.store(id, Ordering::Release);
+        let inner = IdInner::create(handler, listener_event::<L>)?;
+        let id = inner.id.load(Ordering::Acquire);
         let listener = Listener { inner };
         // SAFETY: The id is live; the address is copied.
         to_result(unsafe { bindings::rdma_bind_addr(id, addr.as_sockaddr().cast_mut()) })?;
@@ -596,17 +600,7 @@ impl ConnectRequest<'_> {
     /// Rejects the request with `private_data`; the core then destroys
     /// the new id.
     pub fn reject(self, private_data: &[u8]) -> Result {
-        let len = u8::try_from(private_data.len()).map_err(|_| EINVAL)?;
-        // SAFETY: The new id is live during its connect request; the data
-        // is copied by the CM.
-        to_result(unsafe {
-            bindings::rdma_reject(
-                self.id.as_ptr(),
-                private_data.as_ptr().cast(),
-                len,
-                IB_CM_REJ_CONSUMER_DEFINED,
-            )
-        })
+        reject(self.id, private_data)
     }
 }
 
