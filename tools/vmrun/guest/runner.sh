@@ -36,8 +36,10 @@ rc=${PIPESTATUS[0]}
 echo "runner: vm$vm script exited $rc after $(echo "$(date +%s.%N) - $start" | bc) s"
 
 if [[ -w /sys/kernel/debug/kmemleak ]]; then
+    # kmemleak reports only objects older than 5 s: wait that out, so that
+    # what the script's last steps (module unloads) leaked is seen too.
+    sleep 6
     echo scan > /sys/kernel/debug/kmemleak
-    sleep 1
     echo scan > /sys/kernel/debug/kmemleak
     cat /sys/kernel/debug/kmemleak
 fi
