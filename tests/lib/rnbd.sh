@@ -23,6 +23,6 @@ rnbd_unmap() {
     wait_until 10 test ! -e "/sys/block/$dev"
 }
 
-# rtrs_path_state CLASS SESSION: the state of every path of SESSION, or the
-# names of its path directories (CLASS is rtrs-client or rtrs-server).
+# rtrs_paths CLASS SESSION: the names of SESSION's path directories
+# (CLASS is rtrs-client or rtrs-server).
 rtrs_paths() { ls "/sys/class/$1/$2/paths"; }

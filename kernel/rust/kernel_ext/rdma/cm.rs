@@ -360,16 +360,9 @@ impl CmIdRef<'_> {
         Ok(())
     }
 
-    /// The RDMA device the id is bound to, if resolved.
+    /// The name of the RDMA device the id is bound to, if resolved.
     pub fn device_name(&self) -> Option<&kernel::str::CStr> {
-        // SAFETY: The id is live; `device` is set once bound and stays
-        // valid while the id is.
-        let device = unsafe { (*self.as_raw()).device };
-        if device.is_null() {
-            return None;
-        }
-        // SAFETY: `name` is a NUL-terminated array in the live device.
-        Some(unsafe { kernel::str::CStr::from_char_ptr((*device).name.as_ptr()) })
+        self.device().map(|device| device.name())
     }
 }
 

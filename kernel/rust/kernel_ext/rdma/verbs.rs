@@ -21,7 +21,7 @@ pub struct DeviceRef<'a> {
     _lifetime: core::marker::PhantomData<&'a ()>,
 }
 
-impl DeviceRef<'_> {
+impl<'a> DeviceRef<'a> {
     /// # Safety
     ///
     /// `raw` is a registered device that stays registered for `'a`.
@@ -33,8 +33,9 @@ impl DeviceRef<'_> {
     }
 
     /// The device name (`rxe0`, ...).
-    pub fn name(&self) -> &kernel::str::CStr {
-        // SAFETY: `name` is a NUL-terminated array of the live device.
+    pub fn name(&self) -> &'a kernel::str::CStr {
+        // SAFETY: `name` is a NUL-terminated array of the device, which
+        // stays registered for `'a`.
         unsafe { kernel::str::CStr::from_char_ptr((*self.raw.as_ptr()).name.as_ptr()) }
     }
 
