@@ -12,7 +12,8 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 [[ -f $RNBD_KERNEL_BUILD/Module.symvers && -d $RNBD_KERNEL_OUT ]] \
     || rnbd_die "no kernel build for '$RNBD_VARIANT': run 'make kernel'"
-extmod=$RNBD_KERNEL_OUT/extmod
+# RNBD_EXTMOD_NAME lets parallel work trees build into their own copies.
+extmod=$RNBD_KERNEL_OUT/${RNBD_EXTMOD_NAME:-extmod}
 mkdir -p "$extmod"
 # -a keeps mtimes, so make rebuilds only what changed.
 rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \

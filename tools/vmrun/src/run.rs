@@ -406,10 +406,13 @@ fn write_env(host: &Host, scenario: &Scenario, net: &Network, path: &Path) -> Re
             host.kernel_dir.join("modroot").display().to_string(),
         ),
         // The repository's own modules, built for this kernel by
-        // tools/kernel/modules.sh.
+        // tools/kernel/modules.sh (in `$RNBD_EXTMOD_NAME`, default extmod).
         (
             "RNBD_MODULES".into(),
-            host.kernel_dir.join("extmod").display().to_string(),
+            host.kernel_dir
+                .join(std::env::var("RNBD_EXTMOD_NAME").unwrap_or_else(|_| "extmod".into()))
+                .display()
+                .to_string(),
         ),
         ("RNBD_KERNEL_RELEASE".into(), host.kernel_release.clone()),
         ("RNBD_SHARED".into(), "/run/rnbd".into()),
