@@ -19,4 +19,5 @@
 
 pub mod errno;
 pub mod rdma;
+pub mod scatterlist;
 pub mod sysfs;
