@@ -20,4 +20,5 @@
 pub mod errno;
 pub mod rdma;
 pub mod scatterlist;
+pub mod sync;
 pub mod sysfs;

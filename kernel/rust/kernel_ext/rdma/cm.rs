@@ -30,8 +30,10 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::task::Task;
 
-use super::verbs::{self, CompletionQueue, DeviceRef, ProtectionDomain, QpCaps, QpResources};
+use super::qp::QueuePair;
+use super::verbs::{self, CompletionQueue, DeviceRef, ProtectionDomain, QpCaps};
 use super::Address;
+use crate::kernel_ext::errno::ENOTCONN;
 
 /// What happened on an id (`enum rdma_cm_event_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +142,11 @@ const OWNER_DESTROYS: u8 = 1;
 /// The handle was dropped inside the id's own event: the event wrapper
 /// returns non-zero and the core destroys the id.
 const CORE_DESTROYS: u8 = 2;
+/// Which of the three states above the id is in.
+const STATE_MASK: u8 = 3;
+/// Or'ed into `ALIVE` while `create_qp` runs: a release waits for it, so
+/// no QP is created on an id that is going away.
+const CREATING_QP: u8 = 4;
 
 /// What an id's `context` points at: shared by the handle and the events.
 ///
@@ -152,8 +159,8 @@ struct IdInner<H> {
     id: AtomicPtr<bindings::rdma_cm_id>,
     state: AtomicU8,
     in_event: AtomicPtr<Task>,
-    /// The PD and CQs of the id's QP (a `KBox::into_raw`), or null.
-    qp: AtomicPtr<QpResources>,
+    /// The id's QP (an `Arc::into_raw`), or null.
+    qp: AtomicPtr<QueuePair>,
     handler: H,
 }
 
@@ -208,20 +215,21 @@ impl<H> IdInner<H> {
         }
     }
 
-    /// Destroys the id's QP, if it has one, then drops what it held (its
-    /// PD and CQs). Must run before the id is destroyed, by whoever
-    /// destroys it.
+    /// Closes and drains the id's QP, if it has one (every posted context
+    /// completes), destroys it, and drops the id's reference to it. Must
+    /// run before the id is destroyed, by whoever destroys it.
     fn destroy_qp(&self) {
-        let resources = self.qp.swap(ptr::null_mut(), Ordering::AcqRel);
-        if resources.is_null() {
+        let qp = self.qp.swap(ptr::null_mut(), Ordering::AcqRel);
+        if qp.is_null() {
             return;
         }
-        // SAFETY: The id is live and has a QP (we set `qp` when creating
-        // it); the resources came from `KBox::into_raw`.
-        unsafe {
-            bindings::rdma_destroy_qp(self.id.load(Ordering::Acquire));
-            drop(KBox::from_raw(resources));
-        }
+        // SAFETY: `qp` came from `Arc::into_raw` in `create_qp`; the swap
+        // made this the only place that takes it back.
+        let qp = unsafe { Arc::from_raw(qp) };
+        qp.close();
+        // SAFETY: The id is live and has this QP; nothing posts on it any
+        // more (closed) and nothing is outstanding (drained).
+        unsafe { bindings::rdma_destroy_qp(self.id.load(Ordering::Acquire)) };
     }
 
     fn current_task() -> *mut Task {
@@ -238,12 +246,20 @@ impl<H> IdInner<H> {
         } else {
             (OWNER_DESTROYS, true)
         };
-        if this
-            .state
-            .compare_exchange(ALIVE, want, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
+        loop {
+            match this
+                .state
+                .compare_exchange(ALIVE, want, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                // A QP is being created on another CPU: let it finish, so
+                // that the QP is torn down with the id.
+                Err(state) if state == ALIVE | CREATING_QP => {
+                    // SAFETY: Plain sleep; releases run in process context.
+                    unsafe { bindings::msleep(1) }
+                }
+                Err(_) => return,
+            }
         }
         if destroy_now {
             this.destroy_qp();
@@ -263,8 +279,10 @@ impl<H> IdInner<H> {
 /// A borrowed id, handed to event handlers and creation callbacks.
 pub struct CmIdRef<'a> {
     raw: NonNull<bindings::rdma_cm_id>,
-    /// Where the id's QP resources are kept (its `IdInner::qp`).
-    qp: &'a AtomicPtr<QpResources>,
+    /// Where the id's QP is kept (its `IdInner::qp`).
+    qp: &'a AtomicPtr<QueuePair>,
+    /// The id's `IdInner::state`.
+    state: &'a AtomicU8,
 }
 
 impl CmIdRef<'_> {
@@ -332,32 +350,63 @@ impl CmIdRef<'_> {
         Some(unsafe { DeviceRef::from_raw(device) })
     }
 
-    /// Creates the id's RC queue pair on `pd` with the given CQs. The QP
-    /// lives until the id is destroyed. Fails with EBUSY if it has one.
+    /// Creates the id's RC queue pair on `pd` with the given CQs and
+    /// returns the handle to post on. The QP is drained and destroyed with
+    /// the id; posts after that fail with `ENOTCONN`. Fails with `EBUSY`
+    /// if the id has a QP, `ENOTCONN` if it is being destroyed.
     pub fn create_qp(
         &self,
         pd: &Arc<ProtectionDomain>,
         send_cq: &Arc<CompletionQueue>,
         recv_cq: &Arc<CompletionQueue>,
         caps: QpCaps,
-    ) -> Result {
+    ) -> Result<Arc<QueuePair>> {
+        match self.state.compare_exchange(
+            ALIVE,
+            ALIVE | CREATING_QP,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {}
+            Err(state) if state & STATE_MASK == ALIVE => return Err(EBUSY),
+            Err(_) => return Err(ENOTCONN()),
+        }
+        let created = self.create_qp_locked(pd, send_cq, recv_cq, caps);
+        self.state.fetch_and(!CREATING_QP, Ordering::AcqRel);
+        created
+    }
+
+    /// `create_qp` with `CREATING_QP` held.
+    fn create_qp_locked(
+        &self,
+        pd: &Arc<ProtectionDomain>,
+        send_cq: &Arc<CompletionQueue>,
+        recv_cq: &Arc<CompletionQueue>,
+        caps: QpCaps,
+    ) -> Result<Arc<QueuePair>> {
         if !self.qp.load(Ordering::Acquire).is_null() {
             return Err(EBUSY);
         }
-        let resources = KBox::new(
-            QpResources {
-                _pd: pd.clone(),
-                _send_cq: send_cq.clone(),
-                _recv_cq: recv_cq.clone(),
-            },
-            GFP_KERNEL,
-        )?;
         let mut attr = verbs::qp_init_attr(send_cq, recv_cq, caps);
         // SAFETY: The id is live and bound to the PD's device; the
         // attributes are valid for the call.
         to_result(unsafe { bindings::rdma_create_qp(self.as_raw(), pd.as_raw(), &mut attr) })?;
-        self.qp.store(KBox::into_raw(resources), Ordering::Release);
-        Ok(())
+        // SAFETY: `rdma_create_qp` succeeded, so the id has a QP.
+        let raw = unsafe { NonNull::new_unchecked((*self.as_raw()).qp) };
+        // SAFETY: The QP was created on `pd` with these CQs; the id
+        // destroys it only after `close` (`IdInner::destroy_qp`).
+        let qp = unsafe { QueuePair::new(raw, pd.clone(), send_cq.clone(), recv_cq.clone()) };
+        let qp = match Arc::new(qp, GFP_KERNEL) {
+            Ok(qp) => qp,
+            Err(e) => {
+                // SAFETY: Created just above; nothing uses it.
+                unsafe { bindings::rdma_destroy_qp(self.as_raw()) };
+                return Err(e.into());
+            }
+        };
+        self.qp
+            .store(Arc::into_raw(qp.clone()).cast_mut(), Ordering::Release);
+        Ok(qp)
     }
 
     /// The name of the RDMA device the id is bound to, if resolved.
@@ -448,6 +497,7 @@ impl<H: CmHandler> CmId<H> {
             // SAFETY: Set at creation, live per the type invariant.
             raw: unsafe { NonNull::new_unchecked(self.inner.id.load(Ordering::Acquire)) },
             qp: &self.inner.qp,
+            state: &self.inner.state,
         }
     }
 
@@ -470,7 +520,7 @@ fn in_event<H>(inner: &IdInner<H>, call: impl FnOnce()) -> bool {
         .swap(IdInner::<H>::current_task(), Ordering::AcqRel);
     call();
     inner.in_event.store(previous, Ordering::Release);
-    inner.state.load(Ordering::Acquire) == CORE_DESTROYS
+    inner.state.load(Ordering::Acquire) & STATE_MASK == CORE_DESTROYS
 }
 
 /// The CM event handler of ids owned by [`CmId<H>`].
@@ -489,6 +539,7 @@ unsafe extern "C" fn id_event<H: CmHandler>(
         // SAFETY: Live per the contract.
         raw: unsafe { NonNull::new_unchecked(id) },
         qp: &inner.qp,
+        state: &inner.state,
     };
     // SAFETY: The event is valid for the call.
     let event = CmEvent {
@@ -554,7 +605,7 @@ trait AdoptedState: Send + Sync {
 impl<H: CmHandler> AdoptedState for IdInner<Arc<H>> {
     fn finish_request_event(&self) -> bool {
         self.in_event.store(ptr::null_mut(), Ordering::Release);
-        let core_destroys = self.state.load(Ordering::Acquire) == CORE_DESTROYS;
+        let core_destroys = self.state.load(Ordering::Acquire) & STATE_MASK == CORE_DESTROYS;
         if core_destroys {
             self.destroy_qp();
         }

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! RDMA: connection management (`cm`) and verbs objects (`verbs`). Work
-//! requests and memory registration follow.
+//! RDMA: connection management (`cm`), verbs objects (`verbs`), the
+//! queue pair (`qp`), DMA buffers (`buffer`), fast-registration MRs (`mr`)
+//! and work requests with their completions (`wr`).
 
+pub mod buffer;
 pub mod cm;
+pub mod mr;
+pub mod qp;
 pub mod verbs;
+pub mod wr;
 
 use kernel::bindings;
 use kernel::error::{code::*, to_result, Result};

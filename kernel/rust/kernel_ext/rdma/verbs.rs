@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Verbs objects: protection domains, completion queues and the queue pair
-//! of an rdma_cm id. Work requests and memory registration follow.
+//! of an rdma_cm id (see `qp`), buffers (`buffer`), MRs (`mr`) and work
+//! requests (`wr`).
 //!
 //! Lifetimes: a QP holds `Arc`s of its PD and CQs, so they are freed only
 //! after it; the QP itself belongs to its id and is destroyed just before
@@ -81,6 +82,12 @@ impl ProtectionDomain {
         self.raw.as_ptr()
     }
 
+    /// The device the PD belongs to (live while the PD is).
+    pub(crate) fn device_raw(&self) -> *mut bindings::ib_device {
+        // SAFETY: Plain read of the live PD.
+        unsafe { (*self.raw.as_ptr()).device }
+    }
+
     /// The lkey covering all local memory for DMA-mapped buffers.
     pub fn local_dma_lkey(&self) -> u32 {
         // SAFETY: Plain read of the live PD.
@@ -153,13 +160,6 @@ pub struct QpCaps {
     pub max_recv_wr: u32,
     pub max_send_sge: u32,
     pub max_recv_sge: u32,
-}
-
-/// What a QP keeps alive: the PD and CQs it was created with.
-pub(crate) struct QpResources {
-    pub(crate) _pd: Arc<ProtectionDomain>,
-    pub(crate) _send_cq: Arc<CompletionQueue>,
-    pub(crate) _recv_cq: Arc<CompletionQueue>,
 }
 
 /// Fills a `struct ib_qp_init_attr` for an RC QP.

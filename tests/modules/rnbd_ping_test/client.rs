@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The connecting side, driven step by step from the ctl attributes
+//! (process context); completions (softirq) park their results in
+//! [`Link`] and wake the waiting step.
+
+use kernel::prelude::*;
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::msecs_to_jiffies;
+use kernel::{fmt, new_condvar, new_mutex};
+
+use crate::kernel_ext::errno::{ECONNREFUSED, ENOTCONN, EPROTO, ETIMEDOUT};
+use crate::kernel_ext::rdma::buffer::DmaBuffer;
+use crate::kernel_ext::rdma::cm::{CmEvent, CmEventKind, CmHandler, CmId, CmIdRef, ConnParams};
+use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
+use crate::kernel_ext::rdma::qp::QueuePair;
+use crate::kernel_ext::rdma::verbs::{CompletionQueue, ProtectionDomain};
+use crate::kernel_ext::rdma::wr::{
+    wc_status_text, Completion, Dst, Remote, SendChain, Src, WcStatus, WorkCompletion, Wr,
+};
+use crate::kernel_ext::rdma::Address;
+use crate::kernel_ext::sync::spinlock_bh::SpinLockBh;
+use crate::message::{self, checksum, fill_pattern, matches_pattern, next_num, Message, MSG_LEN};
+use crate::new_spinlock_bh;
+use crate::{trimmed, CAPS, RECV_DEPTH};
+
+const WAIT_MS: u32 = 10_000;
+
+/// How the connection attempt ended.
+pub(crate) enum ConnectOutcome {
+    Established(KVec<u8>),
+    Failed(CmEventKind, i32),
+}
+
+/// What completions and CM events report to the waiting step.
+#[derive(Default)]
+pub(crate) struct Link {
+    connect: Option<ConnectOutcome>,
+    disconnected: bool,
+    device_removed: bool,
+    /// Set once the connection is going away: late completions then drop
+    /// their context instead of parking it.
+    dead: bool,
+    qp: Option<Arc<QueuePair>>,
+    /// The last message received.
+    inbox: Option<Message>,
+    /// The last finished send chain, with its status.
+    done: Option<(KBox<Wr<ClientOp>>, WcStatus, u32)>,
+    /// An MR registered for the server to invalidate remotely.
+    lent_mr: Option<FrMr>,
+    lent_mr_invalidated: bool,
+    /// Where the server's registered buffer is.
+    server_buf: Option<(Remote, usize)>,
+}
+
+#[pin_data]
+pub(crate) struct Client {
+    /// Completions (softirq) and steps share it.
+    #[pin]
+    link: SpinLockBh<Link>,
+    #[pin]
+    changed: CondVar,
+    /// The connection. Dropped outside `link`; inside the id's own events
+    /// dropping it does not block.
+    #[pin]
+    id: Mutex<Option<CmId<ClientConn>>>,
+    /// Serialises the ctl steps.
+    #[pin]
+    step: Mutex<()>,
+}
+
+/// A send chain the client posted and what it uses.
+pub(crate) struct ClientOp {
+    client: Arc<Client>,
+    src: Option<DmaBuffer>,
+    dst: Option<DmaBuffer>,
+    mr: Option<FrMr>,
+}
+
+impl ClientOp {
+    fn new(client: &Arc<Client>) -> Self {
+        ClientOp {
+            client: client.clone(),
+            src: None,
+            dst: None,
+            mr: None,
+        }
+    }
+}
+
+impl Completion for ClientOp {
+    fn complete(op: KBox<Wr<Self>>, wc: &WorkCompletion<'_>) {
+        let client = op.client.clone();
+        let mut link = client.link.lock();
+        if link.dead {
+            drop(link);
+            return;
+        }
+        link.done = Some((op, wc.status(), wc.status_code()));
+        drop(link);
+        client.changed.notify_all();
+    }
+}
+
+/// A posted receive.
+struct ClientRecv {
+    client: Arc<Client>,
+    buf: DmaBuffer,
+}
+
+impl Completion for ClientRecv {
+    fn complete(op: KBox<Wr<Self>>, wc: &WorkCompletion<'_>) {
+        if !wc.is_success() {
+            return;
+        }
+        let client = op.client.clone();
+        let len = (wc.byte_len() as usize).min(op.buf.len());
+        let msg = Message::from_received(&op.buf.as_slice()[..len]);
+        let qp = {
+            let mut link = client.link.lock();
+            if let Some(mr) = &link.lent_mr {
+                if mr.invalidated_by(wc) {
+                    link.lent_mr_invalidated = true;
+                }
+            }
+            link.inbox = Some(msg);
+            link.qp.clone()
+        };
+        client.changed.notify_all();
+        if let Some(qp) = qp {
+            let _ = post_recv(&qp, op);
+        }
+    }
+}
+
+fn post_recv(qp: &QueuePair, op: KBox<Wr<ClientRecv>>) -> Result {
+    qp.post_recv(op, |op, sges| sges.add(Dst::buffer(&mut op.buf)))
+        .map_err(|e| e.error)
+}
+
+/// The id's event handler.
+pub(crate) struct ClientConn {
+    client: Arc<Client>,
+}
+
+impl ClientConn {
+    fn set_up(&self, id: &CmIdRef<'_>) -> Result {
+        let device = id.device().ok_or(ENODEV)?;
+        let pd = ProtectionDomain::new(device)?;
+        let cq = CompletionQueue::new(device, 2 * RECV_DEPTH as u32 + 16, 0)?;
+        let qp = id.create_qp(&pd, &cq, &cq, CAPS)?;
+        self.client.link.lock().qp = Some(qp.clone());
+        for _ in 0..RECV_DEPTH {
+            let op = Wr::new(
+                ClientRecv {
+                    client: self.client.clone(),
+                    buf: DmaBuffer::new(&pd, MSG_LEN, GFP_KERNEL)?,
+                },
+                GFP_KERNEL,
+            )?;
+            post_recv(&qp, op)?;
+        }
+        Ok(())
+    }
+
+    fn report(&self, update: impl FnOnce(&mut Link)) {
+        update(&mut self.client.link.lock());
+        self.client.changed.notify_all();
+    }
+}
+
+impl CmHandler for ClientConn {
+    fn event(&self, id: &CmIdRef<'_>, event: &CmEvent<'_>) {
+        let kind = event.kind();
+        let status = event.status();
+        let failed = move |link: &mut Link| {
+            link.connect
+                .get_or_insert(ConnectOutcome::Failed(kind, status));
+        };
+        match kind {
+            CmEventKind::AddrResolved => {
+                if id.resolve_route(2000).is_err() {
+                    self.report(failed);
+                }
+            }
+            CmEventKind::RouteResolved => {
+                let connected = self
+                    .set_up(id)
+                    .and_then(|()| id.connect(&ConnParams::new(b"ping-hello")));
+                if let Err(e) = connected {
+                    pr_err!("client set-up: {:?}\n", e);
+                    self.report(failed);
+                }
+            }
+            CmEventKind::Established => {
+                let mut data = KVec::new();
+                let _ = data.extend_from_slice(trimmed(event.private_data()), GFP_KERNEL);
+                self.report(|link| link.connect = Some(ConnectOutcome::Established(data)));
+            }
+            CmEventKind::Disconnected => self.report(|link| {
+                link.disconnected = true;
+                link.dead = true;
+            }),
+            CmEventKind::DeviceRemoval => {
+                // The device goes only once every id, QP, MR and PD on it
+                // is gone: give up everything, our own id last (inside its
+                // event, so the core destroys it after we return).
+                let (qp, done, mr) = {
+                    let mut link = self.client.link.lock();
+                    link.device_removed = true;
+                    link.disconnected = true;
+                    link.dead = true;
+                    (link.qp.take(), link.done.take(), link.lent_mr.take())
+                };
+                drop((qp, done, mr));
+                self.client.changed.notify_all();
+                drop(self.client.id.lock().take());
+            }
+            _ => self.report(failed),
+        }
+    }
+}
+
+impl Client {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Client {
+                link <- new_spinlock_bh!(Link::default()),
+                changed <- new_condvar!(),
+                id <- new_mutex!(None),
+                step <- new_mutex!(()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Waits until `ready` returns something, the link dies or 10 s pass.
+    fn wait<R>(&self, mut ready: impl FnMut(&mut Link) -> Option<R>) -> Result<R> {
+        let mut link = self.link.lock();
+        let mut left = msecs_to_jiffies(WAIT_MS);
+        loop {
+            if let Some(result) = ready(&mut link) {
+                return Ok(result);
+            }
+            if link.dead {
+                return Err(ENOTCONN());
+            }
+            match self.changed.wait_interruptible_timeout(&mut link, left) {
+                kernel::sync::CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT()),
+                kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        }
+    }
+
+    /// Waits for the next message that is `verb`.
+    fn wait_message(&self, verb: &str) -> Result<Message> {
+        self.wait(|link| {
+            let matches = link.inbox.as_ref().is_some_and(|m| m.args(verb).is_some());
+            if matches {
+                link.inbox.take()
+            } else {
+                None
+            }
+        })
+    }
+
+    fn qp(&self) -> Result<Arc<QueuePair>> {
+        self.link.lock().qp.clone().ok_or_else(ENOTCONN)
+    }
+
+    /// Posts a chain and waits for its completion; returns the context
+    /// and the completion status.
+    fn run_op<F>(self: &Arc<Self>, op: ClientOp, build: F) -> Result<(ClientOp, WcStatus, u32)>
+    where
+        F: for<'b> FnOnce(&'b mut ClientOp, &mut SendChain<'b>) -> Result,
+    {
+        let qp = self.qp()?;
+        self.link.lock().done = None;
+        qp.post_send(Wr::new(op, GFP_KERNEL)?, build)
+            .map_err(|e| e.error)?;
+        let (op, status, code) = self.wait(|link| link.done.take())?;
+        Ok((Wr::into_inner(op), status, code))
+    }
+
+    fn send_text(self: &Arc<Self>, text: core::fmt::Arguments<'_>) -> Result {
+        let qp = self.qp()?;
+        let mut msg = DmaBuffer::new(qp.pd(), MSG_LEN, GFP_KERNEL)?;
+        let len = message::format_into(msg.as_mut_slice(), text)?;
+        let mut op = ClientOp::new(self);
+        op.src = Some(msg);
+        let (_, status, _) = self.run_op(op, |op, chain| {
+            let msg = op.src.as_ref().ok_or(EINVAL)?;
+            chain.send(&[Src::range(msg, 0, len)?])
+        })?;
+        expect_success(status)
+    }
+
+    /// Connects to `address`, checks the accept's private data, and waits
+    /// for the server's buffer announcement.
+    pub(crate) fn connect(self: &Arc<Self>, address: &Address) -> Result<KVec<u8>> {
+        let _step = self.step.lock();
+        self.disconnect_locked();
+        *self.link.lock() = Link::default();
+        let id = CmId::new(Arc::new(
+            ClientConn {
+                client: self.clone(),
+            },
+            GFP_KERNEL,
+        )?)?;
+        id.as_ref().resolve_addr(None, address, 2000)?;
+        *self.id.lock() = Some(id);
+        let reply = match self.wait(|link| link.connect.take())? {
+            ConnectOutcome::Established(reply) => reply,
+            ConnectOutcome::Failed(kind, status) => {
+                pr_info!("client: {:?} {}\n", kind, status);
+                return Err(ECONNREFUSED());
+            }
+        };
+        let msg = self.wait_message("mr")?;
+        let mut args = msg.args("mr").ok_or(EINVAL)?;
+        let addr: u64 = next_num(&mut args)?;
+        let rkey: u32 = next_num(&mut args)?;
+        let len: usize = next_num(&mut args)?;
+        self.link.lock().server_buf = Some((Remote { addr, rkey }, len));
+        Ok(reply)
+    }
+
+    fn server_buf(&self) -> Result<(Remote, usize)> {
+        self.link.lock().server_buf.ok_or_else(ENOTCONN)
+    }
+
+    /// SEND/RECV: "ping n" is answered "pong n".
+    pub(crate) fn ping(self: &Arc<Self>, n: u32) -> Result {
+        let _step = self.step.lock();
+        self.send_text(fmt!("ping {}", n))?;
+        let msg = self.wait_message("pong")?;
+        let mut args = msg.args("pong").ok_or(EINVAL)?;
+        if next_num::<u32>(&mut args)? != n {
+            return Err(EPROTO());
+        }
+        Ok(())
+    }
+
+    /// RDMA WRITE_WITH_IMM of `len` pattern bytes into the server's
+    /// buffer, RDMA READ back, byte comparison; returns the checksum.
+    pub(crate) fn write_read(self: &Arc<Self>, len: usize, seed: u32) -> Result<u32> {
+        let _step = self.step.lock();
+        let (remote, capacity) = self.server_buf()?;
+        if len == 0 || len > capacity {
+            return Err(EINVAL);
+        }
+        let pd = self.qp()?.pd().clone();
+        let mut data = DmaBuffer::new(&pd, len, GFP_KERNEL)?;
+        fill_pattern(data.as_mut_slice(), seed);
+        let mut op = ClientOp::new(self);
+        op.src = Some(data);
+        let (mut op, status, _) = self.run_op(op, |op, chain| {
+            let data = op.src.as_ref().ok_or(EINVAL)?;
+            chain.write_imm(&[Src::buffer(data)], remote, len as u32)
+        })?;
+        expect_success(status)?;
+        op.dst = Some(DmaBuffer::new(&pd, len, GFP_KERNEL)?);
+        let (op, status, _) = self.run_op(op, |op, chain| {
+            let back = op.dst.as_mut().ok_or(EINVAL)?;
+            chain.read([Dst::buffer(back)], remote)
+        })?;
+        expect_success(status)?;
+        let (sent, back) = match (&op.src, &op.dst) {
+            (Some(sent), Some(back)) => (sent.as_slice(), back.as_slice()),
+            _ => return Err(EINVAL),
+        };
+        if sent != back || !matches_pattern(back, seed) {
+            pr_err!("client: read back differs from what was written\n");
+            return Err(EIO);
+        }
+        Ok(checksum(sent))
+    }
+
+    /// Registers a buffer of `len` bytes for the server, which writes the
+    /// pattern into it and invalidates it with SEND_WITH_INV; the buffer
+    /// is readable only after that invalidation, and must hold the pattern.
+    pub(crate) fn remote_invalidate(self: &Arc<Self>, len: usize, seed: u32) -> Result {
+        let _step = self.step.lock();
+        let pd = self.qp()?.pd().clone();
+        let pages = len.div_ceil(kernel::page::PAGE_SIZE) as u32 + 1;
+        let mut mr = FrMr::new(&pd, pages)?;
+        mr.map(DmaBuffer::new(&pd, len, GFP_KERNEL)?)?;
+        mr.update_key()?;
+        let mut op = ClientOp::new(self);
+        op.mr = Some(mr);
+        let (op, status, _) = self.run_op(op, |op, chain| {
+            let mr = op.mr.as_ref().ok_or(EINVAL)?;
+            chain.reg_mr(mr, MrAccess::LOCAL_WRITE.union(MrAccess::REMOTE_WRITE))
+        })?;
+        expect_success(status)?;
+        let mut mr = op.mr.ok_or(EINVAL)?;
+        // Registered: the API must refuse CPU access now.
+        if mr.memory().err() != Some(EBUSY) {
+            pr_err!("client: registered MR handed out its memory\n");
+            return Err(EIO);
+        }
+        let (iova, rkey) = (mr.iova(), mr.rkey());
+        {
+            let mut link = self.link.lock();
+            link.lent_mr = Some(mr);
+            link.lent_mr_invalidated = false;
+        }
+        self.send_text(fmt!("inv {} {} {} {}", iova, rkey, len, seed))?;
+        let msg = self.wait_message("written")?;
+        if next_num::<u32>(&mut msg.args("written").ok_or(EINVAL)?)? != seed {
+            return Err(EPROTO());
+        }
+        let mut mr = self.wait(|link| {
+            if link.lent_mr_invalidated {
+                link.lent_mr.take()
+            } else {
+                None
+            }
+        })?;
+        let memory = mr.memory()?;
+        if !matches_pattern(memory.as_slice(), seed) {
+            pr_err!("client: remotely written buffer differs\n");
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// Asks the server to invalidate its MR locally and check `sum` over
+    /// `len` bytes of its buffer.
+    pub(crate) fn check(self: &Arc<Self>, sum: u32, len: usize) -> Result {
+        let _step = self.step.lock();
+        self.send_text(fmt!("check {} {}", sum, len))?;
+        let msg = self.wait_message("check")?;
+        if msg.text() != "check ok" {
+            pr_err!("client: server says {}\n", msg.text());
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// RDMA READ with the server's rkey after the server invalidated it:
+    /// must fail with a remote access error. Returns the status text.
+    pub(crate) fn read_stale(self: &Arc<Self>) -> Result<&'static kernel::str::CStr> {
+        let _step = self.step.lock();
+        let (remote, _) = self.server_buf()?;
+        let pd = self.qp()?.pd().clone();
+        let mut op = ClientOp::new(self);
+        op.dst = Some(DmaBuffer::new(&pd, 64, GFP_KERNEL)?);
+        let (_, status, code) = self.run_op(op, |op, chain| {
+            let back = op.dst.as_mut().ok_or(EINVAL)?;
+            chain.read([Dst::buffer(back)], remote)
+        })?;
+        if status != WcStatus::Error {
+            pr_err!("client: stale rkey read ended {:?}\n", status);
+            return Err(EIO);
+        }
+        Ok(wc_status_text(code))
+    }
+
+    /// Disconnects and destroys the connection.
+    pub(crate) fn disconnect(self: &Arc<Self>) -> Result {
+        let _step = self.step.lock();
+        {
+            let id = self.id.lock();
+            id.as_ref().ok_or_else(ENOTCONN)?.as_ref().disconnect()?;
+        }
+        self.wait(|link| link.disconnected.then_some(()))
+            .or_else(|e| {
+                if self.link.lock().disconnected {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        self.disconnect_locked();
+        Ok(())
+    }
+
+    /// Drops the connection and everything it holds (the step lock held).
+    pub(crate) fn disconnect_locked(&self) {
+        let (qp, done, mr) = {
+            let mut link = self.link.lock();
+            link.dead = true;
+            (link.qp.take(), link.done.take(), link.lent_mr.take())
+        };
+        drop((qp, done, mr));
+        let id = self.id.lock().take();
+        drop(id);
+    }
+}
+
+fn expect_success(status: WcStatus) -> Result {
+    match status {
+        WcStatus::Success => Ok(()),
+        _ => Err(EIO),
+    }
+}
