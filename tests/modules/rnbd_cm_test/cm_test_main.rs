@@ -27,8 +27,8 @@ mod kernel_ext;
 
 use kernel_ext::errno::ETIMEDOUT;
 use kernel_ext::rdma::cm::{
-    CmEvent, CmEventKind, CmHandler, CmId, CmIdRef, ConnParams, ConnectRequest, ListenHandler,
-    Listener,
+    CmContext, CmEvent, CmEventKind, CmHandler, CmId, CmIdRef, ConnParams, ConnectRequest,
+    ListenHandler, Listener,
 };
 use kernel_ext::rdma::verbs::{CompletionQueue, ProtectionDomain, QpCaps};
 use kernel_ext::rdma::Address;
@@ -277,6 +277,8 @@ impl CmHandler for ClientConn {
 struct Ctl {
     server: Arc<Server>,
     client: Arc<Client>,
+    /// The module's rdma_cm context, for the client's ids.
+    cm: Arc<CmContext>,
 }
 
 impl Ctl {
@@ -317,12 +319,15 @@ impl AttributeOps<Ctl> for Connect {
                 .private_data
                 .extend_from_slice(data.as_bytes(), GFP_KERNEL)?;
         }
-        let id = CmId::new(Arc::new(
-            ClientConn {
-                client: ctl.client.clone(),
-            },
-            GFP_KERNEL,
-        )?)?;
+        let id = CmId::new(
+            &ctl.cm,
+            Arc::new(
+                ClientConn {
+                    client: ctl.client.clone(),
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
         id.as_ref().resolve_addr(None, &address, 2000)?;
         *ctl.client.id.lock() = Some(id);
         ctl.wait_for(|state| state.result.is_some())
@@ -403,6 +408,9 @@ struct CmTest {
     ctl: Option<Arc<ClassDevice<Ctl>>>,
     listener: Option<Listener<Arc<Server>>>,
     server: Arc<Server>,
+    /// Last: waits for every id, including destructions deferred from
+    /// inside handlers.
+    _cm: Arc<CmContext>,
 }
 
 impl kernel::Module for CmTest {
@@ -417,7 +425,9 @@ impl kernel::Module for CmTest {
             }),
             GFP_KERNEL,
         )?;
+        let cm = Arc::new(CmContext::new()?, GFP_KERNEL)?;
         let listener = Listener::listen(
+            &cm,
             Arc::new(server.clone(), GFP_KERNEL)?,
             &Address::any_ipv4(PORT)?,
             64,
@@ -441,6 +451,7 @@ impl kernel::Module for CmTest {
             Ctl {
                 server: server.clone(),
                 client,
+                cm: cm.clone(),
             },
             &CTL_ATTRIBUTES,
         )?;
@@ -449,6 +460,7 @@ impl kernel::Module for CmTest {
             ctl: Some(ctl),
             listener: Some(listener),
             server,
+            _cm: cm,
         })
     }
 }

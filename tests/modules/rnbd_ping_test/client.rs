@@ -11,7 +11,9 @@ use kernel::{fmt, new_condvar, new_mutex};
 
 use crate::kernel_ext::errno::{ECONNREFUSED, ENOTCONN, EPROTO, ETIMEDOUT};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
-use crate::kernel_ext::rdma::cm::{CmEvent, CmEventKind, CmHandler, CmId, CmIdRef, ConnParams};
+use crate::kernel_ext::rdma::cm::{
+    CmContext, CmEvent, CmEventKind, CmHandler, CmId, CmIdRef, ConnParams,
+};
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::verbs::{CompletionQueue, ProtectionDomain};
@@ -25,6 +27,9 @@ use crate::new_spinlock_bh;
 use crate::{trimmed, CAPS, RECV_DEPTH};
 
 const WAIT_MS: u32 = 10_000;
+/// Messages the client keeps until a step takes them (the server may send
+/// two before the step wakes up: "check ok" and the new "mr").
+const INBOX_LEN: usize = 8;
 
 /// How the connection attempt ended.
 pub(crate) enum ConnectOutcome {
@@ -42,8 +47,9 @@ pub(crate) struct Link {
     /// their context instead of parking it.
     dead: bool,
     qp: Option<Arc<QueuePair>>,
-    /// The last message received.
-    inbox: Option<Message>,
+    /// Messages received and not yet taken, with their arrival number.
+    inbox: [Option<(u64, Message)>; INBOX_LEN],
+    received: u64,
     /// The last finished send chain, with its status.
     done: Option<(KBox<Wr<ClientOp>>, WcStatus, u32)>,
     /// An MR registered for the server to invalidate remotely.
@@ -51,6 +57,8 @@ pub(crate) struct Link {
     lent_mr_invalidated: bool,
     /// Where the server's registered buffer is.
     server_buf: Option<(Remote, usize)>,
+    /// The server buffer's previous rkey, invalidated by the last check.
+    stale_buf: Option<Remote>,
 }
 
 #[pin_data]
@@ -123,7 +131,13 @@ impl Completion for ClientRecv {
                     link.lent_mr_invalidated = true;
                 }
             }
-            link.inbox = Some(msg);
+            link.received += 1;
+            let number = link.received;
+            if let Some(slot) = link.inbox.iter_mut().find(|slot| slot.is_none()) {
+                *slot = Some((number, msg));
+            } else {
+                pr_err!("client: inbox full, message dropped\n");
+            }
             link.qp.clone()
         };
         client.changed.notify_all();
@@ -256,12 +270,12 @@ impl Client {
     /// Waits for the next message that is `verb`.
     fn wait_message(&self, verb: &str) -> Result<Message> {
         self.wait(|link| {
-            let matches = link.inbox.as_ref().is_some_and(|m| m.args(verb).is_some());
-            if matches {
-                link.inbox.take()
-            } else {
-                None
-            }
+            let oldest = link
+                .inbox
+                .iter_mut()
+                .filter(|slot| slot.as_ref().is_some_and(|(_, m)| m.args(verb).is_some()))
+                .min_by_key(|slot| slot.as_ref().map_or(u64::MAX, |(n, _)| *n))?;
+            oldest.take().map(|(_, msg)| msg)
         })
     }
 
@@ -298,16 +312,17 @@ impl Client {
 
     /// Connects to `address`, checks the accept's private data, and waits
     /// for the server's buffer announcement.
-    pub(crate) fn connect(self: &Arc<Self>, address: &Address) -> Result<KVec<u8>> {
+    pub(crate) fn connect(self: &Arc<Self>, cm: &CmContext, address: &Address) -> Result<KVec<u8>> {
         let _step = self.step.lock();
         self.disconnect_locked();
         *self.link.lock() = Link::default();
-        let id = CmId::new(Arc::new(
+        let events = Arc::new(
             ClientConn {
                 client: self.clone(),
             },
             GFP_KERNEL,
-        )?)?;
+        )?;
+        let id = CmId::new(cm, events)?;
         id.as_ref().resolve_addr(None, address, 2000)?;
         *self.id.lock() = Some(id);
         let reply = match self.wait(|link| link.connect.take())? {
@@ -317,13 +332,22 @@ impl Client {
                 return Err(ECONNREFUSED());
             }
         };
+        self.learn_server_buf()?;
+        Ok(reply)
+    }
+
+    /// Waits for the server's "mr" announcement and remembers the buffer
+    /// (and the rkey it replaces).
+    fn learn_server_buf(&self) -> Result {
         let msg = self.wait_message("mr")?;
         let mut args = msg.args("mr").ok_or(EINVAL)?;
         let addr: u64 = next_num(&mut args)?;
         let rkey: u32 = next_num(&mut args)?;
         let len: usize = next_num(&mut args)?;
-        self.link.lock().server_buf = Some((Remote { addr, rkey }, len));
-        Ok(reply)
+        let mut link = self.link.lock();
+        link.stale_buf = link.server_buf.map(|(remote, _)| remote);
+        link.server_buf = Some((Remote { addr, rkey }, len));
+        Ok(())
     }
 
     fn server_buf(&self) -> Result<(Remote, usize)> {
@@ -436,14 +460,16 @@ impl Client {
             pr_err!("client: server says {}\n", msg.text());
             return Err(EIO);
         }
-        Ok(())
+        // The server re-registers its buffer under a new rkey.
+        self.learn_server_buf()
     }
 
-    /// RDMA READ with the server's rkey after the server invalidated it:
-    /// must fail with a remote access error. Returns the status text.
+    /// RDMA READ with the server's rkey from before its last check
+    /// (invalidated, then replaced): must fail with a remote access error.
+    /// Returns the status text.
     pub(crate) fn read_stale(self: &Arc<Self>) -> Result<&'static kernel::str::CStr> {
         let _step = self.step.lock();
-        let (remote, _) = self.server_buf()?;
+        let remote = self.link.lock().stale_buf.ok_or(EINVAL)?;
         let pd = self.qp()?.pd().clone();
         let mut op = ClientOp::new(self);
         op.dst = Some(DmaBuffer::new(&pd, 64, GFP_KERNEL)?);

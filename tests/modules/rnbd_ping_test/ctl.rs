@@ -23,6 +23,7 @@ use kernel::sync::{Arc, Mutex};
 use kernel::{c_str, fmt};
 
 use crate::client::Client;
+use crate::kernel_ext::rdma::cm::CmContext;
 use crate::kernel_ext::rdma::Address;
 use crate::kernel_ext::sysfs::{
     self, AttrRef, Attribute, AttributeOps, DeviceAttrs, ShowBuffer, StoreContext,
@@ -33,6 +34,8 @@ use crate::PORT;
 pub(crate) struct Ctl {
     pub(crate) server: Arc<Server>,
     pub(crate) client: Arc<Client>,
+    /// The module's rdma_cm context, for the client's ids.
+    pub(crate) cm: Arc<CmContext>,
     /// The text `result` shows.
     pub(crate) result: Pin<KBox<Mutex<Option<CString>>>>,
 }
@@ -60,7 +63,7 @@ impl AttributeOps<Ctl> for Connect {
 
     fn store(ctl: &Ctl, input: &[u8], _ctx: &mut StoreContext) -> Result {
         let address = Address::parse(input_str(input)?, PORT)?;
-        let outcome = ctl.client.connect(&address);
+        let outcome = ctl.client.connect(&ctl.cm, &address);
         ctl.record(outcome, |reply| {
             CString::try_from_fmt(fmt!(
                 "connected {}",

@@ -19,7 +19,7 @@ mod ctl;
 mod message;
 mod server;
 
-use kernel_ext::rdma::cm::Listener;
+use kernel_ext::rdma::cm::{CmContext, Listener};
 use kernel_ext::rdma::verbs::QpCaps;
 use kernel_ext::rdma::Address;
 use kernel_ext::sysfs::{Class, ClassDevice};
@@ -54,12 +54,17 @@ struct PingTest {
     ctl: Option<Arc<ClassDevice<ctl::Ctl>>>,
     listener: Option<Listener<Arc<server::Server>>>,
     server: Arc<server::Server>,
+    /// Last: waits for every id, including destructions deferred from
+    /// inside handlers.
+    _cm: Arc<CmContext>,
 }
 
 impl kernel::Module for PingTest {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let cm = Arc::new(CmContext::new()?, GFP_KERNEL)?;
         let server = server::Server::new()?;
         let listener = Listener::listen(
+            &cm,
             Arc::new(server.clone(), GFP_KERNEL)?,
             &Address::any_ipv4(PORT)?,
             64,
@@ -71,6 +76,7 @@ impl kernel::Module for PingTest {
             ctl::Ctl {
                 server: server.clone(),
                 client: client::Client::new()?,
+                cm: cm.clone(),
                 result: KBox::pin_init(new_mutex!(None), GFP_KERNEL)?,
             },
             &ctl::CTL_ATTRIBUTES,
@@ -80,6 +86,7 @@ impl kernel::Module for PingTest {
             ctl: Some(ctl),
             listener: Some(listener),
             server,
+            _cm: cm,
         })
     }
 }

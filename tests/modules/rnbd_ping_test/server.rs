@@ -7,6 +7,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use kernel::alloc::Flags;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 use kernel::{fmt, new_mutex};
@@ -215,16 +216,28 @@ impl ServerConn {
             })
     }
 
-    /// Registers the buffer and tells the client where it is (after
-    /// the connection is established: REG_MR needs a ready QP).
-    fn register(self: &Arc<Self>) -> Result {
+    /// Registers the buffer under a new key and tells the client where it
+    /// is: once established (REG_MR needs a ready QP), and again after
+    /// each check invalidated it.
+    fn register(self: &Arc<Self>, flags: Flags) -> Result {
         let qp = self.qp()?;
-        let mr = self.mr.lock().take().ok_or(EBUSY)?;
-        let mut msg = DmaBuffer::new(qp.pd(), MSG_LEN, GFP_KERNEL)?;
-        let len = message::format_into(
-            msg.as_mut_slice(),
-            fmt!("mr {} {} {}", mr.iova(), mr.rkey(), mr.length()),
-        )?;
+        let mut mr = self.mr.lock().take().ok_or(EBUSY)?;
+        let prepared = mr.update_key().and_then(|()| {
+            let mut msg = DmaBuffer::new(qp.pd(), MSG_LEN, flags)?;
+            let text = (mr.iova(), mr.rkey(), mr.length());
+            let len = message::format_into(
+                msg.as_mut_slice(),
+                fmt!("mr {} {} {}", text.0, text.1, text.2),
+            )?;
+            Ok((msg, len))
+        });
+        let (msg, len) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                *self.mr.lock() = Some(mr);
+                return Err(e);
+            }
+        };
         let op = Wr::new(
             MrOp {
                 conn: self.clone(),
@@ -232,7 +245,9 @@ impl ServerConn {
                 msg: Some(msg),
                 purpose: MrPurpose::Register,
             },
-            GFP_KERNEL,
+            // On failure the MR is dropped with the value: the connection
+            // has no buffer any more, and later checks answer EBUSY.
+            flags,
         )?;
         qp.post_send(op, |op, chain| {
             let access = MrAccess::LOCAL_WRITE
@@ -242,7 +257,12 @@ impl ServerConn {
             let msg = op.msg.as_ref().ok_or(EINVAL)?;
             chain.send(&[Src::range(msg, 0, len)?])
         })
-        .map_err(|e| e.error)
+        .map_err(|e| {
+            if let Some(op) = e.wr {
+                *self.mr.lock() = Some(Wr::into_inner(op).mr);
+            }
+            e.error
+        })
     }
 
     fn post_recv(qp: &QueuePair, op: KBox<Wr<RecvOp>>) -> Result {
@@ -309,9 +329,12 @@ impl Completion for MrOp {
                 Ok(()) => conn.send(fmt!("check ok"), None, None),
                 Err(actual) => conn.send(fmt!("check bad {}", actual), None, None),
             };
-            if sent.is_err() {
+            *conn.mr.lock() = Some(Wr::into_inner(op).mr);
+            // Open the buffer again, under a new rkey.
+            if sent.and_then(|()| conn.register(GFP_ATOMIC)).is_err() {
                 bump(&counters.errors);
             }
+            return;
         }
         *conn.mr.lock() = Some(Wr::into_inner(op).mr);
     }
@@ -428,7 +451,7 @@ impl CmHandler for ConnEvents {
         match event.kind() {
             CmEventKind::Established => {
                 bump(&counters.established);
-                if let Err(e) = this.register() {
+                if let Err(e) = this.register(GFP_KERNEL) {
                     pr_err!("server register: {:?}\n", e);
                     bump(&counters.errors);
                 }

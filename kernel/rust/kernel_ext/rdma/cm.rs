@@ -11,20 +11,32 @@
 //! deadlocks on the handler mutex. Neither is left to the driver:
 //!
 //! - a [`CmId`] handle owns its id; dropping it destroys the id;
-//! - dropping it *inside one of that id's own events* (including the
-//!   connect request that created it) does not call `rdma_destroy_id`:
-//!   the handle marks the id and the event wrapper returns non-zero, so
-//!   the core destroys it after the handler returns;
-//! - a connect request that the listener's handler neither adopts nor
-//!   rejects is refused the same way.
+//! - dropping it *inside one of that id's own events* does not call
+//!   `rdma_destroy_id` there: the handle marks the id, and the event
+//!   wrapper hands the destruction to the [`CmContext`]'s workqueue,
+//!   whose `rdma_destroy_id` waits for the handler to return;
+//! - inside the connect request that created it (and for a request the
+//!   listener's handler neither adopts nor rejects) the wrapper returns
+//!   non-zero and the core destroys the new id, while the listener,
+//!   which the module still owns, is held.
 //!
 //! So every id is destroyed exactly once, never from inside its own
 //! handler.
+//!
+//! # Module unload
+//!
+//! Every id belongs to the module's [`CmContext`]. Dropping the context
+//! waits until every id is gone and destroys its workqueue, which waits
+//! for deferred destructions; after that no handler of the module can run.
+//! (Returning non-zero from an ordinary event would not allow this: the
+//! core destroys the id after the module's code returned, with nothing to
+//! wait for.)
 
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use kernel::bindings;
+use kernel::c_str;
 use kernel::error::{code::*, to_result, Result};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -140,8 +152,9 @@ const ALIVE: u8 = 0;
 /// The owner handle is destroying the id with `rdma_destroy_id`.
 const OWNER_DESTROYS: u8 = 1;
 /// The handle was dropped inside the id's own event: the event wrapper
-/// returns non-zero and the core destroys the id.
-const CORE_DESTROYS: u8 = 2;
+/// defers the destruction to the context's workqueue (or, in a connect
+/// request, returns non-zero so that the core destroys it).
+const DEFERRED: u8 = 2;
 /// Which of the three states above the id is in.
 const STATE_MASK: u8 = 3;
 /// Or'ed into `ALIVE` while `create_qp` runs: a release waits for it, so
@@ -156,6 +169,7 @@ const CREATING_QP: u8 = 4;
 /// can be delivered; `in_event` is the task running this id's event
 /// handler, or null.
 struct IdInner<H> {
+    context: ContextRef,
     id: AtomicPtr<bindings::rdma_cm_id>,
     state: AtomicU8,
     in_event: AtomicPtr<Task>,
@@ -165,8 +179,10 @@ struct IdInner<H> {
 }
 
 impl<H> IdInner<H> {
-    fn new(handler: H) -> Self {
+    fn new(context: ContextRef, handler: H) -> Self {
+        context.get().live.fetch_add(1, Ordering::AcqRel);
         IdInner {
+            context,
             id: AtomicPtr::new(ptr::null_mut()),
             state: AtomicU8::new(ALIVE),
             in_event: AtomicPtr::new(ptr::null_mut()),
@@ -179,13 +195,14 @@ impl<H> IdInner<H> {
     /// events go to `event_handler` with the returned inner as context.
     /// The id holds one reference on the inner until it is destroyed.
     fn create(
+        context: ContextRef,
         handler: H,
         event_handler: unsafe extern "C" fn(
             *mut bindings::rdma_cm_id,
             *mut bindings::rdma_cm_event,
         ) -> kernel::ffi::c_int,
     ) -> Result<Arc<Self>> {
-        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
+        let inner = Arc::new(IdInner::new(context, handler), GFP_KERNEL)?;
         let context = Arc::into_raw(inner.clone());
         // SAFETY: `init_net` is the initial namespace; `context` stays
         // valid (the id's reference) until the id is destroyed;
@@ -237,12 +254,13 @@ impl<H> IdInner<H> {
         ptr::from_ref(task).cast_mut()
     }
 
-    /// Releases the id: destroys it now, or, inside its own event, leaves
-    /// that to the core. The id's reference on `self` goes with it.
+    /// Releases the id: destroys it now, or, inside its own event, marks
+    /// it for the event wrapper to defer. The id's reference on `self`
+    /// goes with it.
     fn release(this: &Arc<Self>) {
         let inside_own_event = this.in_event.load(Ordering::Acquire) == Self::current_task();
         let (want, destroy_now) = if inside_own_event {
-            (CORE_DESTROYS, false)
+            (DEFERRED, false)
         } else {
             (OWNER_DESTROYS, true)
         };
@@ -262,17 +280,204 @@ impl<H> IdInner<H> {
             }
         }
         if destroy_now {
-            this.destroy_qp();
-            let id = this.id.load(Ordering::Acquire);
-            // SAFETY: `id` is live: only this path (state now
-            // OWNER_DESTROYS) or the core after CORE_DESTROYS destroys it,
-            // and we are not inside its handler. It waits for running
-            // events and delivers none afterwards.
-            unsafe { bindings::rdma_destroy_id(id) };
+            this.destroy_id();
             // SAFETY: The id held one reference on us (`into_raw` when it
             // was created or adopted); no event can use it any more.
             drop(unsafe { Arc::from_raw(ptr::from_ref::<Self>(this)) });
         }
+    }
+
+    /// Destroys the QP and the id. Called once, by whoever won the state
+    /// (the owner, or the deferred work), never inside the id's handler;
+    /// the caller then drops the id's reference on `self`.
+    fn destroy_id(&self) {
+        self.destroy_qp();
+        let id = self.id.load(Ordering::Acquire);
+        // SAFETY: `id` is live: only the winner of the state destroys it,
+        // and we are not inside its handler. It waits for a running
+        // handler and delivers no events afterwards.
+        unsafe { bindings::rdma_destroy_id(id) };
+    }
+}
+
+impl<H> Drop for IdInner<H> {
+    fn drop(&mut self) {
+        self.context.get().live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An id whose destruction the event wrapper deferred.
+trait DeferredId: Send + Sync {
+    fn destroy_id(&self);
+}
+
+impl<H: Send + Sync> DeferredId for IdInner<H> {
+    fn destroy_id(&self) {
+        IdInner::destroy_id(self)
+    }
+}
+
+/// A deferred destruction: a work item on the context's workqueue.
+///
+/// # Invariants
+///
+/// `work` is the first field (the work function finds the box from it);
+/// it was initialised with `run_deferred` as its function.
+#[repr(C)]
+struct Deferred {
+    work: bindings::work_struct,
+    /// The id's own reference, dropped once the id is destroyed.
+    id: Arc<dyn DeferredId>,
+}
+
+/// Queues the destruction of the id of `inner` (marked `DEFERRED`) on its
+/// context's workqueue, handing it the id's reference. Without memory,
+/// gives the reference back.
+fn defer<H: Send + Sync + 'static>(
+    slot: KBox<core::mem::MaybeUninit<Deferred>>,
+    inner: Arc<IdInner<H>>,
+) {
+    let context = inner.context;
+    let deferred = KBox::write(
+        slot,
+        Deferred {
+            work: bindings::work_struct::default(),
+            id: inner,
+        },
+    );
+    let deferred = KBox::into_raw(deferred);
+    // SAFETY: `deferred` is valid; the work is initialised before it is
+    // queued; the name and key are static.
+    unsafe {
+        bindings::init_work_with_key(
+            ptr::addr_of_mut!((*deferred).work),
+            Some(run_deferred),
+            false,
+            c_str!("rdma_cm_deferred_destroy").as_char_ptr(),
+            // `LockClassKey` is a transparent wrapper of the C key.
+            ptr::from_ref(kernel::static_lock_class!())
+                .cast_mut()
+                .cast(),
+        );
+        bindings::queue_work_on(
+            bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+            context.get().wq.as_ptr(),
+            ptr::addr_of_mut!((*deferred).work),
+        );
+    }
+}
+
+/// The work function of [`Deferred`].
+///
+/// # Safety
+///
+/// Called by the workqueue with the `work` of a leaked `KBox<Deferred>`,
+/// once.
+unsafe extern "C" fn run_deferred(work: *mut bindings::work_struct) {
+    // SAFETY: Per the contract; `work` is the first field.
+    let deferred = unsafe { KBox::from_raw(work.cast::<Deferred>()) };
+    deferred.id.destroy_id();
+    // The box, and with it the id's reference, goes here.
+}
+
+/// What an id keeps of its context: the shared part, which the context
+/// keeps alive until every id is gone.
+#[derive(Clone, Copy)]
+struct ContextRef(NonNull<ContextShared>);
+
+// SAFETY: Points to `ContextShared`, which is `Sync`.
+unsafe impl Send for ContextRef {}
+// SAFETY: As above.
+unsafe impl Sync for ContextRef {}
+
+impl ContextRef {
+    fn get(&self) -> &ContextShared {
+        // SAFETY: `CmContext::drop` frees the shared part only once `live`
+        // is zero, i.e. after every id (each holding a `ContextRef`) is
+        // gone.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+struct ContextShared {
+    /// Runs deferred destructions.
+    wq: NonNull<bindings::workqueue_struct>,
+    /// Ids (their `IdInner`s) alive.
+    live: AtomicUsize,
+}
+
+// SAFETY: The workqueue is thread-safe; `live` is atomic.
+unsafe impl Send for ContextShared {}
+// SAFETY: As above.
+unsafe impl Sync for ContextShared {}
+
+/// The rdma_cm context of a module: every id belongs to one.
+///
+/// Dropping it waits until every id is destroyed (including destructions
+/// deferred from inside handlers) and then destroys its workqueue, so no
+/// handler of the module runs afterwards. Keep it the module's last field,
+/// after everything that owns ids; if ids are still owned when it drops,
+/// it logs a warning every 10 s and keeps waiting rather than unload
+/// under them.
+///
+/// # Invariants
+///
+/// `shared.wq` came from `alloc_workqueue` and is destroyed on drop.
+pub struct CmContext {
+    shared: KBox<ContextShared>,
+}
+
+impl CmContext {
+    pub fn new() -> Result<Self> {
+        // SAFETY: The format takes one string argument, the module name
+        // (NUL-terminated, static).
+        let wq = unsafe {
+            bindings::alloc_workqueue(
+                c_str!("%s_cm").as_char_ptr(),
+                bindings::wq_flags_WQ_MEM_RECLAIM,
+                0,
+                crate::__LOG_PREFIX.as_ptr(),
+            )
+        };
+        let wq = NonNull::new(wq).ok_or(ENOMEM)?;
+        let shared = KBox::new(
+            ContextShared {
+                wq,
+                live: AtomicUsize::new(0),
+            },
+            GFP_KERNEL,
+        );
+        match shared {
+            Ok(shared) => Ok(CmContext { shared }),
+            Err(e) => {
+                // SAFETY: Just allocated, unused.
+                unsafe { bindings::destroy_workqueue(wq.as_ptr()) };
+                Err(e.into())
+            }
+        }
+    }
+
+    fn get_ref(&self) -> ContextRef {
+        ContextRef(NonNull::from(&*self.shared))
+    }
+}
+
+impl Drop for CmContext {
+    fn drop(&mut self) {
+        let mut waited_ms = 0u32;
+        while self.shared.live.load(Ordering::Acquire) != 0 {
+            if waited_ms > 0 && waited_ms % 10_000 == 0 {
+                pr_warn!(
+                    "rdma_cm context: {} id(s) still alive, waiting\n",
+                    self.shared.live.load(Ordering::Acquire)
+                );
+            }
+            // SAFETY: Plain sleep; module exit is process context.
+            unsafe { bindings::msleep(1) };
+            waited_ms += 1;
+        }
+        // SAFETY: Ours; it waits for queued and running work items.
+        unsafe { bindings::destroy_workqueue(self.shared.wq.as_ptr()) };
     }
 }
 
@@ -484,10 +689,10 @@ pub struct CmId<H: CmHandler> {
 }
 
 impl<H: CmHandler> CmId<H> {
-    /// Creates an id in the initial network namespace.
-    pub fn new(handler: Arc<H>) -> Result<Self> {
+    /// Creates an id of `context` in the initial network namespace.
+    pub fn new(context: &CmContext, handler: Arc<H>) -> Result<Self> {
         Ok(CmId {
-            inner: IdInner::create(handler, id_event::<H>)?,
+            inner: IdInner::create(context.get_ref(), handler, id_event::<H>)?,
         })
     }
 
@@ -520,7 +725,7 @@ fn in_event<H>(inner: &IdInner<H>, call: impl FnOnce()) -> bool {
         .swap(IdInner::<H>::current_task(), Ordering::AcqRel);
     call();
     inner.in_event.store(previous, Ordering::Release);
-    inner.state.load(Ordering::Acquire) & STATE_MASK == CORE_DESTROYS
+    inner.state.load(Ordering::Acquire) & STATE_MASK == DEFERRED
 }
 
 /// The CM event handler of ids owned by [`CmId<H>`].
@@ -546,16 +751,32 @@ unsafe extern "C" fn id_event<H: CmHandler>(
         raw: unsafe { &*event },
     };
     let handler = inner.handler.clone();
-    if in_event(inner, || handler.event(&id_ref, &event)) {
-        // The handle was dropped in the event: the core destroys the id
-        // when we return non-zero; its QP goes first, then the id's
-        // reference on `inner`.
-        inner.destroy_qp();
-        // SAFETY: The id will deliver no more events.
-        drop(unsafe { Arc::from_raw(ptr::from_ref(inner)) });
-        return 1;
+    if !in_event(inner, || handler.event(&id_ref, &event)) {
+        return 0;
     }
-    0
+    // The handle was dropped in the event: the context's workqueue
+    // destroys the id once this handler has returned.
+    let context = inner.context;
+    // SAFETY: The state is DEFERRED: nobody else destroys the id or takes
+    // its reference, which we hand to the deferred work (or back to the
+    // core below).
+    let inner = unsafe { Arc::from_raw(ptr::from_ref(inner)) };
+    match KBox::new_uninit(GFP_KERNEL) {
+        Ok(slot) => {
+            defer(slot, inner);
+            0
+        }
+        Err(_) => {
+            // No memory for the work item: let the core destroy the id
+            // (the one case where module code may still be returning when
+            // the id is gone; module unload is not blocked by it).
+            pr_warn!("rdma_cm: no memory to defer an id's destruction\n");
+            let _ = context;
+            inner.destroy_qp();
+            drop(inner);
+            1
+        }
+    }
 }
 
 /// A listening id; connect requests go to `L`.
@@ -566,8 +787,13 @@ pub struct Listener<L: ListenHandler> {
 impl<L: ListenHandler> Listener<L> {
     /// Binds to `addr` (any address with a port to listen on all) and
     /// listens with `backlog`.
-    pub fn listen(handler: Arc<L>, addr: &Address, backlog: i32) -> Result<Self> {
-        let inner = IdInner::create(handler, listener_event::<L>)?;
+    pub fn listen(
+        context: &CmContext,
+        handler: Arc<L>,
+        addr: &Address,
+        backlog: i32,
+    ) -> Result<Self> {
+        let inner = IdInner::create(context.get_ref(), handler, listener_event::<L>)?;
         let id = inner.id.load(Ordering::Acquire);
         let listener = Listener { inner };
         // SAFETY: The id is live; the address is copied.
@@ -588,6 +814,8 @@ impl<L: ListenHandler> Drop for Listener<L> {
 /// rejects it.
 pub struct ConnectRequest<'a> {
     id: NonNull<bindings::rdma_cm_id>,
+    /// The listener's context, which the new id joins.
+    context: ContextRef,
     /// The id's new owner, once adopted: its state decides the return
     /// value of the listener's event.
     adopted: &'a mut Option<Arc<dyn AdoptedState>>,
@@ -605,7 +833,7 @@ trait AdoptedState: Send + Sync {
 impl<H: CmHandler> AdoptedState for IdInner<Arc<H>> {
     fn finish_request_event(&self) -> bool {
         self.in_event.store(ptr::null_mut(), Ordering::Release);
-        let core_destroys = self.state.load(Ordering::Acquire) & STATE_MASK == CORE_DESTROYS;
+        let core_destroys = self.state.load(Ordering::Acquire) & STATE_MASK == DEFERRED;
         if core_destroys {
             self.destroy_qp();
         }
@@ -623,7 +851,7 @@ impl ConnectRequest<'_> {
     /// Takes the new id: its later events go to `handler`. Accept it with
     /// `as_ref().accept(..)` (still inside this request's event).
     pub fn adopt<H: CmHandler>(self, handler: Arc<H>) -> Result<CmId<H>> {
-        let inner = Arc::new(IdInner::new(handler), GFP_KERNEL)?;
+        let inner = Arc::new(IdInner::new(self.context, handler), GFP_KERNEL)?;
         inner.id.store(self.id.as_ptr(), Ordering::Release);
         // We are inside this id's connect request event.
         inner
@@ -672,6 +900,7 @@ unsafe extern "C" fn listener_event<L: ListenHandler>(
     let request = ConnectRequest {
         // SAFETY: Live per the contract.
         id: unsafe { NonNull::new_unchecked(id) },
+        context: listener.context,
         adopted: &mut adopted,
     };
     listener.handler.connect_request(request, &event);

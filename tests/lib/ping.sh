@@ -1,0 +1,46 @@
+# Helpers for the scenarios of tests/modules/rnbd_ping_test. Source after
+# common.sh.
+
+ping_ko=$RNBD_MODULES/tests/modules/rnbd_ping_test/rnbd_ping_test.ko
+ping_ctl=/sys/devices/virtual/rnbd-ping-test/ctl
+
+# ping_connect ADDRESS: connects; the accept carried "pong-hello".
+ping_connect() {
+    echo "$1" > "$ping_ctl/connect" || fail "connect to $1: $(cat "$ping_ctl/result")"
+    expect_file "$ping_ctl/result" "connected pong-hello"
+}
+
+# ping_run BYTES SEED EXPECTED-FIELD: one run of every step; the result
+# must be ok and mention EXPECTED-FIELD.
+ping_run() {
+    echo "$1 $2" > "$ping_ctl/run" || fail "run $1 $2: $(cat "$ping_ctl/result")"
+    local result
+    result=$(cat "$ping_ctl/result")
+    [[ $result == "ok ping write_imm read remote_inv local_inv "*"$3 "* ]] \
+        || fail "run $1 $2: '$result'"
+}
+
+# ping_stale: an RDMA READ with the server's invalidated rkey is refused.
+ping_stale() {
+    echo 1 > "$ping_ctl/stale" || fail "stale: $(cat "$ping_ctl/result")"
+    local result
+    result=$(cat "$ping_ctl/result")
+    [[ $result == "refused remote access error" || $result == "refused "*"access"* ]] \
+        || fail "stale rkey: '$result'"
+    log "stale rkey: $result"
+}
+
+ping_disconnect() {
+    echo 1 > "$ping_ctl/disconnect" || fail "disconnect: $(cat "$ping_ctl/result")"
+    expect_file "$ping_ctl/result" disconnected
+}
+
+# ping_server_expect ESTABLISHED DISCONNECTED CHECKS ACTIVE: the listener's
+# counters once its side has caught up (runs = checks = remote_inv).
+ping_server_expect() {
+    wait_until 10 grep -q "disconnected=$2 .*active=$4 " "$ping_ctl/server"
+    local s
+    s=$(cat "$ping_ctl/server")
+    [[ $s == "established=$1 disconnected=$2 rejected=0 active=$4 "*" remote_inv=$3 checks_ok=$3 checks_bad=0 errors=0" ]] \
+        || fail "server counters: '$s'"
+}
