@@ -680,6 +680,10 @@ impl<'a> ConnParams<'a> {
 
 /// An owned rdma_cm id (RC, TCP port space) whose events go to `H`.
 ///
+/// Dropping it sleeps (it drains the QP and destroys the id), so, like
+/// `Mutex::lock`, it belongs in process context: not in a completion
+/// callback (softirq), where a driver hands the drop to a work item.
+///
 /// # Invariants
 ///
 /// `inner.id` is live until [`IdInner::release`] runs from this handle's
