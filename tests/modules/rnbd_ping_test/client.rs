@@ -52,6 +52,9 @@ pub(crate) struct Link {
     received: u64,
     /// The last finished send chain, with its status.
     done: Option<(KBox<Wr<ClientOp>>, WcStatus, u32)>,
+    /// A chain that finished after the link died, kept for process
+    /// context to drop (it may hold an MR, and dropping one sleeps).
+    late: Option<KBox<Wr<ClientOp>>>,
     /// An MR registered for the server to invalidate remotely.
     lent_mr: Option<FrMr>,
     lent_mr_invalidated: bool,
@@ -59,6 +62,26 @@ pub(crate) struct Link {
     server_buf: Option<(Remote, usize)>,
     /// The server buffer's previous rkey, invalidated by the last check.
     stale_buf: Option<Remote>,
+}
+
+/// What a link holds of the device, taken out to be dropped outside the
+/// lock (dropping MRs and QPs sleeps).
+type Resources = (
+    Option<Arc<QueuePair>>,
+    Option<(KBox<Wr<ClientOp>>, WcStatus, u32)>,
+    Option<KBox<Wr<ClientOp>>>,
+    Option<FrMr>,
+);
+
+impl Link {
+    fn take_resources(&mut self) -> Resources {
+        (
+            self.qp.take(),
+            self.done.take(),
+            self.late.take(),
+            self.lent_mr.take(),
+        )
+    }
 }
 
 #[pin_data]
@@ -101,7 +124,8 @@ impl Completion for ClientOp {
         let client = op.client.clone();
         let mut link = client.link.lock();
         if link.dead {
-            drop(link);
+            // Steps are serialised: at most one chain is ever in flight.
+            link.late = Some(op);
             return;
         }
         link.done = Some((op, wc.status(), wc.status_code()));
@@ -219,14 +243,14 @@ impl CmHandler for ClientConn {
                 // The device goes only once every id, QP, MR and PD on it
                 // is gone: give up everything, our own id last (inside its
                 // event, so the core destroys it after we return).
-                let (qp, done, mr) = {
+                let held = {
                     let mut link = self.client.link.lock();
                     link.device_removed = true;
                     link.disconnected = true;
                     link.dead = true;
-                    (link.qp.take(), link.done.take(), link.lent_mr.take())
+                    link.take_resources()
                 };
-                drop((qp, done, mr));
+                drop(held);
                 self.client.changed.notify_all();
                 drop(self.client.id.lock().take());
             }
@@ -290,7 +314,8 @@ impl Client {
         F: for<'b> FnOnce(&'b mut ClientOp, &mut SendChain<'b>) -> Result,
     {
         let qp = self.qp()?;
-        self.link.lock().done = None;
+        let stale = self.link.lock().done.take();
+        drop(stale);
         qp.post_send(Wr::new(op, GFP_KERNEL)?, build)
             .map_err(|e| e.error)?;
         let (op, status, code) = self.wait(|link| link.done.take())?;
@@ -315,7 +340,8 @@ impl Client {
     pub(crate) fn connect(self: &Arc<Self>, cm: &CmContext, address: &Address) -> Result<KVec<u8>> {
         let _step = self.step.lock();
         self.disconnect_locked();
-        *self.link.lock() = Link::default();
+        let old = core::mem::take(&mut *self.link.lock());
+        drop(old);
         let events = Arc::new(
             ClientConn {
                 client: self.clone(),
@@ -425,11 +451,12 @@ impl Client {
             return Err(EIO);
         }
         let (iova, rkey) = (mr.iova(), mr.rkey());
-        {
+        let previous = {
             let mut link = self.link.lock();
-            link.lent_mr = Some(mr);
             link.lent_mr_invalidated = false;
-        }
+            link.lent_mr.replace(mr)
+        };
+        drop(previous);
         self.send_text(fmt!("inv {} {} {} {}", iova, rkey, len, seed))?;
         let msg = self.wait_message("written")?;
         if next_num::<u32>(&mut msg.args("written").ok_or(EINVAL)?)? != seed {
@@ -505,12 +532,12 @@ impl Client {
 
     /// Drops the connection and everything it holds (the step lock held).
     pub(crate) fn disconnect_locked(&self) {
-        let (qp, done, mr) = {
+        let held = {
             let mut link = self.link.lock();
             link.dead = true;
-            (link.qp.take(), link.done.take(), link.lent_mr.take())
+            link.take_resources()
         };
-        drop((qp, done, mr));
+        drop(held);
         let id = self.id.lock().take();
         drop(id);
     }

@@ -125,6 +125,16 @@ pub(crate) struct ServerConn {
 }
 
 impl ServerConn {
+    /// Puts the MR back while no request uses it. There is never one
+    /// parked already: only one request holds it at a time.
+    fn park_mr(&self, mr: FrMr) {
+        let previous = self.mr.lock().replace(mr);
+        if previous.is_some() {
+            pr_err!("server: two MRs parked\n");
+        }
+        // `previous` (None) drops after the lock is released.
+    }
+
     fn qp(&self) -> Result<Arc<QueuePair>> {
         self.qp.lock().clone().ok_or_else(ENOTCONN)
     }
@@ -210,7 +220,7 @@ impl ServerConn {
             .map_err(|e| {
                 // Put the MR back so teardown finds it.
                 if let Some(op) = e.wr {
-                    *self.mr.lock() = Some(Wr::into_inner(op).mr);
+                    self.park_mr(Wr::into_inner(op).mr);
                 }
                 e.error
             })
@@ -234,7 +244,7 @@ impl ServerConn {
         let (msg, len) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
-                *self.mr.lock() = Some(mr);
+                self.park_mr(mr);
                 return Err(e);
             }
         };
@@ -259,7 +269,7 @@ impl ServerConn {
         })
         .map_err(|e| {
             if let Some(op) = e.wr {
-                *self.mr.lock() = Some(Wr::into_inner(op).mr);
+                self.park_mr(Wr::into_inner(op).mr);
             }
             e.error
         })
@@ -329,14 +339,14 @@ impl Completion for MrOp {
                 Ok(()) => conn.send(fmt!("check ok"), None, None),
                 Err(actual) => conn.send(fmt!("check bad {}", actual), None, None),
             };
-            *conn.mr.lock() = Some(Wr::into_inner(op).mr);
+            conn.park_mr(Wr::into_inner(op).mr);
             // Open the buffer again, under a new rkey.
             if sent.and_then(|()| conn.register(GFP_ATOMIC)).is_err() {
                 bump(&counters.errors);
             }
             return;
         }
-        *conn.mr.lock() = Some(Wr::into_inner(op).mr);
+        conn.park_mr(Wr::into_inner(op).mr);
     }
 }
 
@@ -383,7 +393,7 @@ fn set_up(conn: &Arc<ServerConn>, id: &CmIdRef<'_>) -> Result {
     let pages = SERVER_BUF_LEN.div_ceil(kernel::page::PAGE_SIZE) as u32 + 1;
     let mut mr = FrMr::new(&pd, pages)?;
     mr.map(DmaBuffer::new(&pd, SERVER_BUF_LEN, GFP_KERNEL)?)?;
-    *conn.mr.lock() = Some(mr);
+    conn.park_mr(mr);
     *conn.qp.lock() = Some(qp.clone());
     for _ in 0..RECV_DEPTH {
         let op = Wr::new(
@@ -464,8 +474,12 @@ impl CmHandler for ConnEvents {
                 drop(this.server.take_conn(this.number));
                 // What the connection itself holds goes too, so that a
                 // removed device finds no PD, CQ or MR left.
-                drop(this.qp.lock().take());
-                drop(this.mr.lock().take());
+                // (Taken out first: the guard of `lock()` would otherwise
+                // live until the end of the statement, and dropping an MR
+                // sleeps.)
+                let qp = this.qp.lock().take();
+                let mr = this.mr.lock().take();
+                drop((qp, mr));
             }
             _ => {}
         }

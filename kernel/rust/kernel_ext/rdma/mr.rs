@@ -51,6 +51,10 @@ impl MrAccess {
 
 /// A fast-registration MR and the buffer it maps.
 ///
+/// Dropping it sleeps (`ib_dereg_mr` waits for the restrack entry), so it
+/// must not be dropped in a completion callback (softirq) or under a
+/// spinlock: park it and drop it from process context.
+///
 /// # Invariants
 ///
 /// `raw` came from `ib_alloc_mr(IB_MR_TYPE_MEM_REG)` on `pd` and is
