@@ -12,6 +12,11 @@
 //! shares with process context needs a
 //! [`SpinLockBh`](crate::kernel_ext::sync::SpinLockBh) (or an irqsave
 //! lock). If it drops the last reference, `T` is dropped there too.
+//!
+//! Dropping needs no `timer_delete_sync`: an armed timer holds a
+//! reference to its owner, so the owner (and the timer in it) is dropped
+//! only once disarmed, and a running callback holds one until it has
+//! returned.
 
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -223,8 +228,8 @@ impl<T: TimerItem<ID>, const ID: u64> Timer<T, ID> {
     /// Disarms the timer and waits until its callback is not running
     /// (`timer_delete_sync`); arming is refused meanwhile, so a callback
     /// that re-arms itself is stopped too. Returns whether it was armed.
-    /// Process or softirq context, not hardirq; from the timer's own
-    /// callback it only disarms (`timer_delete`).
+    /// Process context, without locks the callback takes; from the
+    /// timer's own callback it only disarms (`timer_delete`).
     pub fn cancel_sync(&self) -> bool {
         self.gate.lock().cancelling += 1;
         // SAFETY: The timer is initialised (type invariant). From its own

@@ -11,7 +11,10 @@
 //! takes one `Arc<T>` reference, handed to [`DelayedWorkItem::run`] when
 //! the work runs, or dropped when a cancel takes the work off the queue.
 //! So the owner, and the `work_struct` inside it, live while the work is
-//! queued or running, whatever the driver drops meanwhile.
+//! queued or running, whatever the driver drops meanwhile, and dropping
+//! needs no cancel: when the owner goes, its work is not queued (and a
+//! work may free its own `work_struct` while it runs, which the
+//! workqueue core allows).
 //!
 //! The queue a work runs on is chosen when the work is initialised and
 //! held by it: a system queue, or an `Arc` of a [`Workqueue`], so that a
@@ -61,6 +64,10 @@ pub mod flags {
     pub const HIGHPRI: u32 = bindings::wq_flags_WQ_HIGHPRI;
     /// Works that burn CPU, not counted for concurrency.
     pub const CPU_INTENSIVE: u32 = bindings::wq_flags_WQ_CPU_INTENSIVE;
+
+    /// What [`super::Workqueue::new`] accepts. Not `WQ_BH`: works on a
+    /// [`super::Workqueue`] run in process context.
+    pub const ALLOWED: u32 = UNBOUND | FREEZABLE | MEM_RECLAIM | HIGHPRI | CPU_INTENSIVE;
 }
 
 /// A workqueue of our own (`alloc_workqueue`), destroyed
@@ -86,8 +93,13 @@ unsafe impl Sync for Workqueue {}
 
 impl Workqueue {
     /// Allocates queue `name` (as `ps` and `/sys/bus/workqueue` show it)
-    /// with [`flags`] and `max_active` (0 for the default).
+    /// with [`flags`] and `max_active` (0 for the default, at most 512).
+    /// EINVAL for other flags or a `max_active` out of range.
     pub fn new(name: &CStr, flags: u32, max_active: i32) -> Result<Arc<Self>> {
+        let max = bindings::wq_consts_WQ_MAX_ACTIVE as i32;
+        if flags & !flags::ALLOWED != 0 || !(0..=max).contains(&max_active) {
+            return Err(EINVAL);
+        }
         // SAFETY: The format consumes one NUL-terminated string, which
         // `alloc_workqueue` copies into the queue.
         let raw = unsafe {

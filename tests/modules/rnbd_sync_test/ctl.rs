@@ -15,6 +15,7 @@ use crate::kernel_ext::sync::armed_callbacks;
 use crate::kernel_ext::sysfs::{
     self, AttrRef, Attribute, AttributeOps, DeviceAttrs, ShowBuffer, StoreContext,
 };
+use crate::kernel_ext::workqueue::Workqueue;
 use crate::params;
 use crate::state::State;
 
@@ -110,6 +111,28 @@ fn run(state: &Arc<State>, command: &str, number: Option<u32>) -> Result {
             count_if(state.oneshot.cancel_sync(), &state.c.oneshot_cancelled);
             Ok(())
         }
+        // Our own queue: 6.12 work items run on it, `flush` waits for them.
+        "wq_spawn" => {
+            let n = u64::from(arg()?);
+            let before = state.c.wq_spawned.load(Ordering::Relaxed);
+            for _ in 0..n {
+                let owner = state.clone();
+                state.wq.try_spawn(GFP_KERNEL, move || {
+                    owner.c.wq_spawned.fetch_add(1, Ordering::Relaxed);
+                })?;
+            }
+            state.wq.flush();
+            match state.c.wq_spawned.load(Ordering::Relaxed) - before == n {
+                true => Ok(()),
+                false => Err(EIO),
+            }
+        }
+        // Flags our queues do not take (WQ_BH), a max_active out of range.
+        "bad_workqueue" => {
+            let bh = Workqueue::new(c_str!("rnbd_sync_test_bh"), 1, 0).map(|_| ());
+            let negative = Workqueue::new(c_str!("rnbd_sync_test_neg"), 0, -1).map(|_| ());
+            bh.and(negative)
+        }
         // Ownership: a work queued with an owner that does not contain it.
         "wrong_owner" => {
             let other = State::new(&state.wq)?;
@@ -201,10 +224,11 @@ impl AttributeOps<Ctl> for Stats {
             u8::from(s.oneshot.is_pending())
         ))?;
         out.write_fmt(fmt!(
-            "done {}\nlast_wait_ms {}\narmed {}\n",
+            "done {}\nlast_wait_ms {}\narmed {}\nwq_spawned {}\n",
             u8::from(s.done.is_done()),
             s.c.last_wait_ms.load(Ordering::Relaxed),
-            armed_callbacks()
+            armed_callbacks(),
+            get(&s.c.wq_spawned)
         ))?;
         params::show(out)
     }

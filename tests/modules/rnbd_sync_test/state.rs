@@ -68,6 +68,8 @@ pub(crate) struct Counters {
     pub(crate) oneshot_delay_ms: AtomicI64,
     pub(crate) oneshot_cancelled: AtomicU64,
 
+    pub(crate) wq_spawned: AtomicU64,
+
     pub(crate) completer_all: AtomicBool,
     pub(crate) last_wait_ms: AtomicI64,
 }
