@@ -15,7 +15,9 @@
 //! Values are parsed by the kernel's own `kstrto*` functions, as C's
 //! `param_set_*` do (base 0, a trailing newline accepted, ERANGE on
 //! overflow), then passed to the parameter's optional check, whose error
-//! is the errno the writer sees. Rust reads integers and booleans with
+//! is the errno the writer sees. Checks run with the module's parameter
+//! lock held (the kernel takes it around `set`): they must not read
+//! string parameters. Rust reads integers and booleans with
 //! [`Param::get`] (atomics) and strings with [`StringParam::read`] (under
 //! the module's parameter lock, which the kernel holds around every
 //! `set` and `get`).
