@@ -12,13 +12,22 @@
 //! mod kernel_ext;
 //! ```
 //!
+//! It must be mounted under that name at the crate root, next to
+//! `module!`: the macros it exports (`new_spinlock_bh!`,
+//! `new_delayed_work!`, `module_param!`, ...) name
+//! `$crate::kernel_ext::...` and `crate::THIS_MODULE`.
+//!
 //! Not every module uses every part, hence the `dead_code` allowance; and
 //! its `pub` items are a library's API even though, compiled into a module
 //! crate, nothing outside that crate can reach them (`unreachable_pub`).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod delay;
 pub mod errno;
+pub mod param;
 pub mod rdma;
 pub mod scatterlist;
 pub mod sync;
 pub mod sysfs;
+pub mod timer;
+pub mod workqueue;

@@ -21,9 +21,8 @@ use crate::kernel_ext::rdma::wr::{
     wc_status_text, Completion, Dst, Remote, SendChain, Src, WcStatus, WorkCompletion, Wr,
 };
 use crate::kernel_ext::rdma::Address;
-use crate::kernel_ext::sync::spinlock_bh::SpinLockBh;
+use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 use crate::message::{self, checksum, fill_pattern, matches_pattern, next_num, Message, MSG_LEN};
-use crate::new_spinlock_bh;
 use crate::{trimmed, CAPS, RECV_DEPTH};
 
 const WAIT_MS: u32 = 10_000;

@@ -21,9 +21,8 @@ use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::verbs::{CompletionQueue, ProtectionDomain};
 use crate::kernel_ext::rdma::wr::{Completion, Dst, Remote, Src, WcOpcode, WorkCompletion, Wr};
-use crate::kernel_ext::sync::spinlock_bh::SpinLockBh;
+use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 use crate::message::{self, checksum, fill_pattern, next_num, Message, MSG_LEN};
-use crate::new_spinlock_bh;
 use crate::{trimmed, CAPS, RECV_DEPTH};
 
 /// The registered buffer's size: the largest transfer the client may do.

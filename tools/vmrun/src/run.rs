@@ -104,6 +104,9 @@ enum Event {
 /// How long a console may keep printing after a kernel report, so the
 /// whole trace lands in the log before the VMs are stopped.
 const REPORT_GRACE: Duration = Duration::from_secs(5);
+/// How long a VM may go on after a kmemleak line, so that the runner's
+/// final scan prints the leaked objects and their backtraces.
+const KMEMLEAK_GRACE: Duration = Duration::from_secs(60);
 /// How long the other VMs get to notice the abort flag after one failed.
 const ABORT_GRACE: Duration = Duration::from_secs(60);
 /// How long a VM may take to power off after printing its result.
@@ -219,7 +222,14 @@ fn run_vms(
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Event::Line(vm, line)) => {
                 if record_reports(failures, &mut reports, vm, &line) {
-                    raise_abort(&mut stop_at, REPORT_GRACE);
+                    // kmemleak announces leaks from its scan thread; the
+                    // runner's own scan prints the objects a little later.
+                    let grace = if line.contains("kmemleak:") {
+                        KMEMLEAK_GRACE
+                    } else {
+                        REPORT_GRACE
+                    };
+                    raise_abort(&mut stop_at, grace);
                 }
                 if let Some((reported_vm, rc)) = console::parse_result(&line) {
                     if reported_vm == vm && results[vm].is_none() {

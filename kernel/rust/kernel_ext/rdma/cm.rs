@@ -273,8 +273,7 @@ impl<H> IdInner<H> {
                 // A QP is being created on another CPU: let it finish, so
                 // that the QP is torn down with the id.
                 Err(state) if state == ALIVE | CREATING_QP => {
-                    // SAFETY: Plain sleep; releases run in process context.
-                    unsafe { bindings::msleep(1) }
+                    crate::kernel_ext::delay::msleep(1);
                 }
                 Err(_) => return,
             }
@@ -354,10 +353,7 @@ fn defer<H: Send + Sync + 'static>(
             Some(run_deferred),
             false,
             c_str!("rdma_cm_deferred_destroy").as_char_ptr(),
-            // `LockClassKey` is a transparent wrapper of the C key.
-            ptr::from_ref(kernel::static_lock_class!())
-                .cast_mut()
-                .cast(),
+            crate::kernel_ext::sync::class_key_ptr(kernel::static_lock_class!()),
         );
         bindings::queue_work_on(
             bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
@@ -472,8 +468,7 @@ impl Drop for CmContext {
                     self.shared.live.load(Ordering::Acquire)
                 );
             }
-            // SAFETY: Plain sleep; module exit is process context.
-            unsafe { bindings::msleep(1) };
+            crate::kernel_ext::delay::msleep(1);
             waited_ms += 1;
         }
         // SAFETY: Ours; it waits for queued and running work items.

@@ -144,8 +144,7 @@ impl QueuePair {
         }
         // Posts take microseconds and never sleep.
         while self.users.load(Ordering::Acquire) != CLOSED {
-            // SAFETY: Plain sleep, process context.
-            unsafe { bindings::msleep(1) };
+            crate::kernel_ext::delay::msleep(1);
         }
         // SAFETY: The QP is live; its CQs poll in softirq (not directly),
         // which `ib_drain_qp` requires; no posts race with it now.

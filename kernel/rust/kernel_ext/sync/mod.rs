@@ -1,5 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Locking that 6.12's `kernel::sync` lacks.
+//! Synchronisation that 6.12's `kernel::sync` lacks: spinlocks for
+//! softirq and interrupt context ([`SpinLockBh`], [`SpinLockIrq`]) and
+//! completions ([`Completion`]), and the count of armed deferred
+//! callbacks ([`armed_callbacks`]).
 
-pub mod spinlock_bh;
+mod completion;
+mod spinlock;
+
+// The API, re-exported; a module may use none of it.
+#[allow(unused_imports)]
+pub(crate) use completion::new_completion;
+#[allow(unused_imports)]
+pub use completion::Completion;
+#[allow(unused_imports)]
+pub(crate) use spinlock::{new_spinlock_bh, new_spinlock_irq};
+#[allow(unused_imports)]
+pub use spinlock::{SpinLockBh, SpinLockBhBackend, SpinLockIrq, SpinLockIrqBackend};
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use kernel::bindings;
+use kernel::sync::LockClassKey;
+
+/// References held by queued [`DelayedWork`]s and armed [`Timer`]s of this
+/// module (each module compiles its own copy of this layer).
+///
+/// [`DelayedWork`]: crate::kernel_ext::workqueue::DelayedWork
+/// [`Timer`]: crate::kernel_ext::timer::Timer
+pub(crate) static ARMED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many delayed works and timers of this module are queued or armed,
+/// each holding a reference to its owner. Zero once a module has stopped
+/// them all; module exit can check it before returning.
+pub fn armed_callbacks() -> usize {
+    ARMED.load(Ordering::Relaxed)
+}
+
+/// The C `lock_class_key` of a [`LockClassKey`] (6.12 keeps its own
+/// accessor crate-private), for C initialisers that take one.
+pub(crate) fn class_key_ptr(key: &'static LockClassKey) -> *mut bindings::lock_class_key {
+    // `LockClassKey` is `#[repr(transparent)]` over
+    // `Opaque<lock_class_key>`, itself transparent over the C struct, so
+    // the cast yields the C key; lockdep writes it through this pointer,
+    // which `Opaque` allows.
+    core::ptr::from_ref(key).cast_mut().cast()
+}
