@@ -531,14 +531,14 @@ impl Client {
 
     /// Drops the connection and everything it holds (the step lock held).
     pub(crate) fn disconnect_locked(&self) {
-        let held = {
-            let mut link = self.link.lock();
-            link.dead = true;
-            link.take_resources()
-        };
-        drop(held);
+        self.link.lock().dead = true;
+        // The id first: destroying it drains the QP, and chains still in
+        // flight complete into `late` (a chain holds the client, so one
+        // left there would keep the client alive for ever).
         let id = self.id.lock().take();
         drop(id);
+        let held = self.link.lock().take_resources();
+        drop(held);
     }
 }
 
