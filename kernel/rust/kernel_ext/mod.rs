@@ -17,6 +17,7 @@
 //! crate, nothing outside that crate can reach them (`unreachable_pub`).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod block;
 pub mod errno;
 pub mod rdma;
 pub mod scatterlist;
