@@ -165,7 +165,8 @@ impl Operations for Forward {
             Op::Other(_) => Err(EOPNOTSUPP()),
         };
         match io {
-            Ok(io) => {
+            Ok(mut io) => {
+                io.set_prio(request.ioprio());
                 io.submit(move |buffers, status| finish(request, buffers, status));
                 Ok(())
             }

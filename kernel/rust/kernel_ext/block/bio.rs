@@ -101,6 +101,8 @@ pub struct Io<B: IoBuffer> {
     gfp: Flags,
     /// For the first bio: may wait on the bio mempool.
     first_bio_gfp: bindings::gfp_t,
+    /// `bi_ioprio` of every bio.
+    prio: u16,
     head: *mut bindings::bio,
     tail: *mut bindings::bio,
     buffers: KVec<B>,
@@ -155,6 +157,7 @@ impl<B: IoBuffer> Io<B> {
             opf: base | flags.bits(),
             gfp,
             first_bio_gfp,
+            prio: 0,
             head: ptr::null_mut(),
             tail: ptr::null_mut(),
             buffers: KVec::new(),
@@ -163,6 +166,21 @@ impl<B: IoBuffer> Io<B> {
             io.push_bio(0)?;
         }
         Ok(io)
+    }
+
+    /// Sets the IO priority (`bio_set_prio`; the `ioprio` value RNBD
+    /// carries in its IO message) of every bio, those added so far and
+    /// later ones.
+    pub fn set_prio(&mut self, prio: u16) {
+        self.prio = prio;
+        let mut bio = self.head;
+        while !bio.is_null() {
+            // SAFETY: Our unsubmitted bios (type invariant).
+            unsafe {
+                (*bio).bi_ioprio = prio;
+                bio = (*bio).bi_next;
+            }
+        }
     }
 
     /// Allocates a bio for `nr_vecs` pages and appends it to the list.
@@ -179,6 +197,8 @@ impl<B: IoBuffer> Io<B> {
         if bio.is_null() {
             return Err(ENOMEM);
         }
+        // SAFETY: Our fresh bio (`bio_set_prio`).
+        unsafe { (*bio).bi_ioprio = self.prio };
         if self.tail.is_null() {
             self.head = bio;
         } else {

@@ -141,6 +141,19 @@ impl RequestRef {
         IoFlags::from_opf(unsafe { (*self.as_raw()).cmd_flags })
     }
 
+    /// The IO priority (`req_get_ioprio`), which RNBD sends with each IO.
+    pub fn ioprio(&self) -> u16 {
+        // SAFETY: As above; a request's bios live while it is in flight.
+        unsafe {
+            let bio = (*self.as_raw()).bio;
+            if bio.is_null() {
+                0
+            } else {
+                (*bio).bi_ioprio
+            }
+        }
+    }
+
     /// Physical segments of the data (what `map_sg` needs room for).
     pub fn nr_phys_segments(&self) -> u16 {
         // SAFETY: As above.
