@@ -81,7 +81,7 @@ impl Bdev {
     /// is the kernel's: ENOENT (no such path), ENOTBLK (not a block
     /// device), EACCES (read-only device opened for writing), EBUSY
     /// (claimed by someone else), ENXIO (no such device), EINVAL (empty
-    /// path).
+    /// path). Process context.
     pub fn open(path: &CStr, mode: OpenMode) -> Result<Arc<Bdev>> {
         let slot: UniqueArc<MaybeUninit<Bdev>> = UniqueArc::new_uninit(GFP_KERNEL)?;
         // The allocation that will hold this Bdev is its unique holder

@@ -388,8 +388,10 @@ impl<'a> DiskBuilder<'a> {
     }
 
     /// Creates the disk on `tag_set`, owning the queue data, and adds it
-    /// (it appears in `/sys/block` and `/dev`). EINVAL for bad limits or
-    /// names, ENAMETOOLONG for long names, EEXIST if the name is taken.
+    /// (it appears in `/sys/block` and `/dev`, and the kernel reads its
+    /// partition table through the queue). Process context. EINVAL for
+    /// bad limits or names, ENAMETOOLONG for long names, EEXIST if the
+    /// name is taken.
     pub fn build<T: Operations>(
         self,
         tag_set: &Arc<TagSet<T>>,

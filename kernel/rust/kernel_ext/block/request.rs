@@ -110,6 +110,11 @@ pub(crate) unsafe fn queue_data<'a, T: Operations>(rq: *mut bindings::request) -
 
 /// What a request asks for, and its data pages: the part of a
 /// [`Request`] that does not depend on the driver.
+///
+/// # Invariants
+///
+/// Only ever a borrow of a [`Request`] (through `Deref` or
+/// [`Request::parts`]), so the request is in flight while it is used.
 #[repr(transparent)]
 pub struct RequestRef(Opaque<bindings::request>);
 
