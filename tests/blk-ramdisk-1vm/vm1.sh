@@ -82,6 +82,7 @@ expect_eq "$d0" rnbdblktest0 "first disk name"
 [[ -b /dev/$d0 ]] || fail "/dev/$d0 is not a block device"
 expect_file "/sys/block/$d0/dev" "$major:0"
 expect_file "$ctl/disks" "$d0 /dev/ram0 65536 0"
+expect_file "/sys/block/$d0/blktest/backing" /dev/ram0
 check_limits "$d0" ram0
 
 fio_verify brd-randrw "/dev/$d0" --ioengine=libaio --iodepth=16 --rw=randrw \
@@ -91,7 +92,8 @@ mib=$fio_mib
 splits=$(stat_of "$d0" split_requests)
 ((splits > 0)) || fail "no request was split into several bios"
 (($(stat_of "$d0" completions) > 0)) || fail "no read ended through blk_mq_complete_request"
-# Every 3rd dispatch handed back once, as busy or requeued: still all verified.
+# Every 3rd dispatch handed back once, as busy, requeued or device-busy:
+# still all verified.
 echo "$d0 3" > "$ctl/inject"
 fio_verify brd-inject "/dev/$d0" --ioengine=libaio --iodepth=8 --rw=randwrite \
     --bsrange=4k-64k --offset=14M --size=2M
@@ -152,7 +154,7 @@ expect_fail "No such file or directory" bash -c "echo 'nosuch 8' > $ctl/resize"
 expect_fail "Invalid argument" bash -c "echo '$d0 2' > $ctl/read_only"
 expect_fail "Permission denied" cat "$ctl/destroy"
 expect_eq "$(stat_of "$d0" errors)" 0 "failed requests on $d0"
-summary "brd: limits as ram0; fio crc32c randrw 4k-256k ($mib MiB, $splits requests split into several bios), again with $busy requests handed back busy and $requeues requeued; 32 MiB sha256 equal to ram0; discard and blkdiscard -z read back zeros; secure erase EOPNOTSUPP; resize, read-only; 13 errno checks"
+summary "brd: limits as ram0; fio crc32c randrw 4k-256k ($mib MiB, $splits requests split into several bios), again with $busy requests handed back busy or device-busy and $requeues requeued; /sys/block/$d0/blktest under the disk; 32 MiB sha256 equal to ram0; discard and blkdiscard -z read back zeros; secure erase EOPNOTSUPP; resize, read-only; 13 errno checks"
 
 # --- null_blk: write cache, FUA, flushes, completions in hard irq -------------
 load_module null_blk nr_devices=1 queue_mode=2 memory_backed=1 cache_size=16 discard=1 \
@@ -200,6 +202,7 @@ echo "$d1" > "$ctl/destroy"
 destroy_s=$(elapsed "$start")
 [[ ! -e /sys/block/$d1 ]] || fail "$d1 still in /sys/block after destroy"
 grep -q "^$d1 " "$ctl/disks" && fail "$d1 still listed"
+[[ ! -e /sys/block/$d1/blktest ]] || fail "$d1 sysfs directory left"
 fio_rc=0
 wait "$fio_pid" || fio_rc=$?
 log "destroyed $d1 with $inflight requests in flight in $destroy_s s; fio exited $fio_rc"

@@ -16,7 +16,8 @@ use crate::kernel_ext::block::{
 };
 use crate::kernel_ext::errno::ENAMETOOLONG;
 use crate::kernel_ext::sysfs::{
-    self, AttrRef, Attribute, AttributeOps, DeviceAttrs, ShowBuffer, StoreContext,
+    self, AttrRef, Attribute, AttributeOps, DeviceAttrs, KObject, KObjectAttrs, ShowBuffer,
+    StoreContext,
 };
 
 /// Longest backing path accepted; longer ones get ENAMETOOLONG.
@@ -38,7 +39,16 @@ struct Entry {
     name: CString,
     path: CString,
     stats: Arc<Stats>,
-    disk: Disk<Forward>,
+    /// `/sys/block/<name>/blktest/`, as RNBD's client has
+    /// `/sys/block/rnbd<N>/rnbd/`. It holds the disk, which goes when
+    /// both are dropped: after the directory.
+    _sysfs: KObject<DiskInfo>,
+    disk: Arc<Disk<Forward>>,
+}
+
+/// The data behind `/sys/block/<name>/blktest/`.
+struct DiskInfo {
+    path: CString,
 }
 
 /// The disks, and the major they take minors from.
@@ -121,6 +131,15 @@ impl Shared {
             .capacity_sectors(capacity)
             .minors(minors)
             .build(&tag_set, Target::new(bdev, stats.clone()))?;
+        let disk = Arc::new(disk, GFP_KERNEL)?;
+        let sysfs = KObject::create(
+            disk.clone(),
+            c_str!("blktest"),
+            DiskInfo {
+                path: cstring(path.as_bytes())?,
+            },
+            &DISK_ATTRIBUTES,
+        )?;
         pr_info!(
             "{}: {} sectors, forwarding to {}\n",
             &*name,
@@ -131,6 +150,7 @@ impl Shared {
             name,
             path,
             stats,
+            _sysfs: sysfs,
             disk,
         });
         match registry.entries.iter_mut().find(|slot| slot.is_none()) {
@@ -314,6 +334,19 @@ static READ_ONLY: Attribute<DeviceAttrs<Ctl>, ReadOnly> = Attribute::new();
 static INJECT: Attribute<DeviceAttrs<Ctl>, Inject> = Attribute::new();
 static DISKS: Attribute<DeviceAttrs<Ctl>, Disks> = Attribute::new();
 static STATS: Attribute<DeviceAttrs<Ctl>, StatsFile> = Attribute::new();
+struct BackingPath;
+impl AttributeOps<DiskInfo> for BackingPath {
+    const NAME: &'static CStr = c_str!("backing");
+    const MODE: u16 = 0o444;
+
+    fn show(info: &DiskInfo, out: &mut ShowBuffer) -> Result {
+        out.write_fmt(fmt!("{}\n", &*info.path))
+    }
+}
+
+static BACKING: Attribute<KObjectAttrs<DiskInfo>, BackingPath> = Attribute::new();
+static DISK_ATTRIBUTES: [AttrRef<KObjectAttrs<DiskInfo>>; 1] = [BACKING.as_ref()];
+
 pub(crate) static CTL_ATTRIBUTES: [AttrRef<DeviceAttrs<Ctl>>; 7] = [
     CREATE.as_ref(),
     DESTROY.as_ref(),

@@ -10,8 +10,9 @@
 //! Requests larger than [`CHUNK`] are split into several bios that
 //! complete as one. Reads end through `blk_mq_complete_request` (the
 //! path RNBD's client takes), everything else directly. On request, every
-//! Nth dispatch is handed back to blk-mq first (alternately as busy and
-//! as a requeue), to exercise those paths.
+//! Nth dispatch is handed back to blk-mq first (in turn as busy, as a
+//! requeue, and as device-busy with a queue rerun), to exercise those
+//! paths.
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -47,7 +48,8 @@ pub(crate) struct Stats {
     pub(crate) errors: AtomicU64,
     /// Requests handed back to blk-mq for lack of memory.
     pub(crate) busy: AtomicU64,
-    /// Injected: requests handed back as busy from `queue_rq`.
+    /// Injected: requests handed back as busy (or device-busy) from
+    /// `queue_rq`.
     pub(crate) busy_injected: AtomicU64,
     /// Injected: requests put on the requeue list.
     pub(crate) requeues: AtomicU64,
@@ -113,13 +115,26 @@ impl Target {
         }
     }
 
-    /// Whether to hand this dispatch back, and how: `Some(true)` as
-    /// busy, `Some(false)` as a requeue.
-    fn inject(&self) -> Option<bool> {
+    /// Whether to hand this dispatch back, and how.
+    fn inject(&self) -> Option<HandBack> {
         let every = u64::from(self.inject_every.load(Ordering::Relaxed));
         let n = self.dispatches.fetch_add(1, Ordering::Relaxed) + 1;
-        (every != 0 && n % every == 0).then(|| (n / every) % 2 == 0)
+        if every == 0 || n % every != 0 {
+            return None;
+        }
+        Some(match (n / every) % 3 {
+            0 => HandBack::Busy,
+            1 => HandBack::Requeue,
+            _ => HandBack::DevBusy,
+        })
     }
+}
+
+/// How an injected dispatch goes back to blk-mq.
+enum HandBack {
+    Busy,
+    Requeue,
+    DevBusy,
 }
 
 pub(crate) struct Forward;
@@ -144,15 +159,26 @@ impl Operations for Forward {
     ) -> Result<(), Busy<Self>> {
         request.start();
         if !request.data().handed_back {
-            if let Some(as_busy) = target.inject() {
+            if let Some(how) = target.inject() {
                 request.data_mut().handed_back = true;
-                if as_busy {
-                    bump(&target.stats.busy_injected);
-                    return Err(request.busy());
-                }
-                bump(&target.stats.requeues);
-                request.requeue(true);
-                return Ok(());
+                return match how {
+                    HandBack::Busy => {
+                        bump(&target.stats.busy_injected);
+                        Err(request.busy())
+                    }
+                    HandBack::DevBusy => {
+                        // Device-busy: blk-mq waits for the driver to
+                        // rerun the queue.
+                        bump(&target.stats.busy_injected);
+                        hw_queue.run();
+                        Err(request.dev_busy())
+                    }
+                    HandBack::Requeue => {
+                        bump(&target.stats.requeues);
+                        request.requeue(true);
+                        Ok(())
+                    }
+                };
             }
         }
         request.data_mut().handed_back = false;
