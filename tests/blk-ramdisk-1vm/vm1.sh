@@ -71,7 +71,7 @@ insmod "$ko"
 [[ -d $ctl ]] || fail "no $ctl"
 expect_eq "$(cd "$ctl" && ls create destroy disks inject read_only resize stats | tr '\n' ' ')" \
     "create destroy disks inject read_only resize stats " "ctl entries"
-expect_file "$ctl/create" "Usage: echo <block device path> > create"
+expect_file "$ctl/create" "Usage: echo <block device path> [<logical block size>] > create"
 expect_file "$ctl/disks" ""
 major=$(awk '$2 == "rnbdblktest" {print $1}' /proc/devices)
 [[ -n $major ]] || fail "no rnbdblktest major in /proc/devices"
@@ -152,9 +152,20 @@ expect_fail "Invalid argument" bash -c "echo '$d0 lots' > $ctl/resize"
 expect_fail "Invalid argument" bash -c "echo '$d0' > $ctl/resize"
 expect_fail "No such file or directory" bash -c "echo 'nosuch 8' > $ctl/resize"
 expect_fail "Invalid argument" bash -c "echo '$d0 2' > $ctl/read_only"
+# Limits the block layer would warn about are refused before it sees them.
+expect_fail "Invalid argument" bash -c "echo '/dev/ram1 1000' > $ctl/create"
+expect_fail "Invalid argument" bash -c "echo '/dev/ram1 8192' > $ctl/create"
+expect_fail "Invalid argument" bash -c "echo '/dev/ram1 256' > $ctl/create"
+# A larger logical block size than the backing's works.
+d4k=$(create "/dev/ram1 4096")
+expect_file "/sys/block/$d4k/queue/logical_block_size" 4096
+expect_fail "Invalid argument" dd if=/dev/zero of="/dev/$d4k" bs=512 count=1 oflag=direct status=none
+fill "/dev/$d4k" 0 4
+expect_eq "$(sha_of "/dev/$d4k" $((4 * MiB)))" "$(sha_of /dev/ram1 $((4 * MiB)))" "sha256 of $d4k (4 KiB blocks) and ram1"
+echo "$d4k" > "$ctl/destroy"
 expect_fail "Permission denied" cat "$ctl/destroy"
 expect_eq "$(stat_of "$d0" errors)" 0 "failed requests on $d0"
-summary "brd: limits as ram0; fio crc32c randrw 4k-256k ($mib MiB, $splits requests split into several bios), again with $busy requests handed back busy or device-busy and $requeues requeued; /sys/block/$d0/blktest under the disk; 32 MiB sha256 equal to ram0; discard and blkdiscard -z read back zeros; secure erase EOPNOTSUPP; resize, read-only; 13 errno checks"
+summary "brd: limits as ram0; fio crc32c randrw 4k-256k ($mib MiB, $splits requests split into several bios), again with $busy requests handed back busy or device-busy and $requeues requeued; /sys/block/$d0/blktest under the disk; 32 MiB sha256 equal to ram0; discard and blkdiscard -z read back zeros; secure erase EOPNOTSUPP; resize, read-only; 17 errno checks; a 4 KiB-block disk on ram1"
 
 # --- null_blk: write cache, FUA, flushes, completions in hard irq -------------
 load_module null_blk nr_devices=1 queue_mode=2 memory_backed=1 cache_size=16 discard=1 \

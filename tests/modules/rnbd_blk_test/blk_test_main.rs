@@ -8,8 +8,10 @@
 //!
 //! ```text
 //! /sys/devices/virtual/rnbd-blk-test/ctl/
-//!     create      write <path>: open it read-write and exclusively, and
-//!                 create /dev/rnbdblktest<N> forwarding to it
+//!     create      write "<path> [<logical block size>]": open it
+//!                 read-write and exclusively, and create
+//!                 /dev/rnbdblktest<N> forwarding to it, with the backing
+//!                 device's limits (or a larger logical block size)
 //!     destroy     write <name>: remove that disk (IO in flight finishes)
 //!     resize      write "<name> <sectors>": set its capacity, at most the
 //!                 backing device's

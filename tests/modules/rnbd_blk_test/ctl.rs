@@ -108,7 +108,18 @@ impl Shared {
         disks
     }
 
-    fn create(&self, path: &[u8]) -> Result {
+    /// `input` is "<path>" or "<path> <logical block size>".
+    fn create(&self, input: &[u8]) -> Result {
+        let (path, block_size) = match input.iter().position(|c| *c == b' ') {
+            Some(space) => {
+                let size = core::str::from_utf8(&input[space + 1..]).map_err(|_| EINVAL)?;
+                (
+                    &input[..space],
+                    Some(size.parse::<u32>().map_err(|_| EINVAL)?),
+                )
+            }
+            None => (input, None),
+        };
         if path.is_empty() || path.contains(&0) {
             return Err(EINVAL);
         }
@@ -121,7 +132,15 @@ impl Shared {
         let registry = guard.as_mut().ok_or(ENODEV)?;
         let minors = registry.major.reserve()?;
         let name = CString::try_from_fmt(fmt!("rnbdblktest{}", minors.index()))?;
-        let limits = QueueLimits::from_bdev(&bdev);
+        let mut limits = QueueLimits::from_bdev(&bdev);
+        if let Some(size) = block_size {
+            // Smaller blocks than the backing device's could not be
+            // forwarded; the disk's own checks refuse the rest.
+            if size < bdev.logical_block_size() {
+                return Err(EINVAL);
+            }
+            limits = limits.logical_block_size(size);
+        }
         let tag_set =
             TagSet::<Forward>::new(&TAG_SET, SegmentLimit(usize::from(bdev.max_segments())))?;
         let stats = Arc::new(Stats::default(), GFP_KERNEL)?;
@@ -203,7 +222,7 @@ impl AttributeOps<Ctl> for Create {
     const MODE: u16 = 0o644;
 
     fn show(_ctl: &Ctl, out: &mut ShowBuffer) -> Result {
-        out.push(b"Usage: echo <block device path> > create\n")
+        out.push(b"Usage: echo <block device path> [<logical block size>] > create\n")
     }
 
     fn store(ctl: &Ctl, input: &[u8], _ctx: &mut StoreContext) -> Result {

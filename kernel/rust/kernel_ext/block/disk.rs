@@ -181,7 +181,7 @@ impl QueueLimits {
             return Err(EINVAL);
         }
         let mask = lim.virt_boundary_mask as u64;
-        if mask != 0 && (!(mask + 1).is_power_of_two() || mask >= u64::from(PAGE_SIZE)) {
+        if mask != 0 && (mask >= u64::from(PAGE_SIZE) || !(mask + 1).is_power_of_two()) {
             return Err(EINVAL);
         }
         if mask == 0 && lim.max_segment_size != 0 && lim.max_segment_size < PAGE_SIZE {
