@@ -271,7 +271,7 @@ fn finish(mut request: Request<Forward>, buffers: KVec<KVec<u8>>, status: Result
         return;
     }
     let status = status.and_then(|()| {
-        let (pages, mut slot) = request.parts();
+        let (mut pages, mut slot) = request.parts();
         let mut offset = 0;
         for buffer in buffers.iter() {
             pages.copy_from_buffer(&mut slot.sg, offset, buffer)?;

@@ -29,7 +29,7 @@ pub use bio::{AddError, Io, IoBuffer};
 #[allow(unused_imports)]
 pub use disk::{Disk, DiskBuilder, Major, MinorRange, QueueLimits};
 #[allow(unused_imports)]
-pub use request::{Busy, HwQueue, Request, RequestRef};
+pub use request::{Busy, HwQueue, Request, RequestMut, RequestRef};
 #[allow(unused_imports)]
 pub use tag_set::{Operations, TagSet, TagSetConfig, TagSetFlags};
 

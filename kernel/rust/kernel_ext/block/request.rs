@@ -19,7 +19,7 @@
 //! completing work in any context, hard and soft interrupts included.
 
 use core::marker::PhantomData;
-use core::ops::{Deref, DerefMut};
+use core::ops::Deref;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -113,8 +113,10 @@ pub(crate) unsafe fn queue_data<'a, T: Operations>(rq: *mut bindings::request) -
 ///
 /// # Invariants
 ///
-/// Only ever a borrow of a [`Request`] (through `Deref` or
-/// [`Request::parts`]), so the request is in flight while it is used.
+/// Only ever a shared borrow of a [`Request`] (through `Deref`), so the
+/// request is in flight while it is used. Never lent as `&mut` (that would
+/// let safe code swap two C requests): writing into the pages goes through
+/// [`RequestMut`].
 #[repr(transparent)]
 pub struct RequestRef(Opaque<bindings::request>);
 
@@ -231,14 +233,16 @@ impl RequestRef {
         Ok(())
     }
 
-    /// Copies `buf` into the request's data from `offset` on (the result
-    /// of a read), using `sg` to map the pages. EINVAL if the range is not
-    /// within the data.
-    pub fn copy_from_buffer(&mut self, sg: &mut SgTable, offset: usize, buf: &[u8]) -> Result {
+    /// Copies `buf` into the request's data from `offset` on.
+    ///
+    /// # Safety
+    ///
+    /// No one else reads or writes the request's pages meanwhile.
+    unsafe fn copy_from_buffer(&self, sg: &mut SgTable, offset: usize, buf: &[u8]) -> Result {
         self.check_range(offset, buf.len())?;
         let entries = self.map_sg(sg)?;
-        // SAFETY: `sg` describes the request's pages, which this exclusive
-        // borrow lets us write; `buf` is readable for its length.
+        // SAFETY: `sg` describes the request's pages, which the caller lets
+        // us write; `buf` is readable for its length.
         let copied = unsafe {
             bindings::sg_pcopy_from_buffer(
                 sg.as_raw(),
@@ -252,6 +256,32 @@ impl RequestRef {
             return Err(EIO);
         }
         Ok(())
+    }
+}
+
+/// Exclusive access to a request's pages, lent by [`Request::parts`] (or
+/// used by [`Request::copy_from_buffer`]): what writing into them needs.
+/// Reads and the accessors come through `Deref` to [`RequestRef`].
+pub struct RequestMut<'a> {
+    request: &'a RequestRef,
+}
+
+impl RequestMut<'_> {
+    /// Copies `buf` into the request's data from `offset` on (the result
+    /// of a read), using `sg` to map the pages. EINVAL if the range is not
+    /// within the data.
+    pub fn copy_from_buffer(&mut self, sg: &mut SgTable, offset: usize, buf: &[u8]) -> Result {
+        // SAFETY: This value stands for the exclusive borrow of the only
+        // handle of the request.
+        unsafe { self.request.copy_from_buffer(sg, offset, buf) }
+    }
+}
+
+impl Deref for RequestMut<'_> {
+    type Target = RequestRef;
+
+    fn deref(&self) -> &RequestRef {
+        self.request
     }
 }
 
@@ -317,16 +347,25 @@ impl<T: Operations> Request<T> {
 
     /// The request and its driver data at once, for calls that need both
     /// (such as mapping the request into a table kept in the data).
-    pub fn parts(&mut self) -> (&mut RequestRef, Pin<&mut T::RequestData>) {
+    pub fn parts(&mut self) -> (RequestMut<'_>, Pin<&mut T::RequestData>) {
         let pdu = self.pdu();
         // SAFETY: The request and its pdu are disjoint memory, both
         // exclusively borrowed through `self`; the pdu never moves.
         unsafe {
             (
-                &mut *self.raw.as_ptr().cast::<RequestRef>(),
+                RequestMut {
+                    request: &*self.raw.as_ptr().cast::<RequestRef>(),
+                },
                 Pin::new_unchecked(&mut (*pdu).data),
             )
         }
+    }
+
+    /// Copies `buf` into the request's data from `offset` on (the result
+    /// of a read), using `sg` to map the pages. EINVAL if the range is not
+    /// within the data.
+    pub fn copy_from_buffer(&mut self, sg: &mut SgTable, offset: usize, buf: &[u8]) -> Result {
+        self.parts().0.copy_from_buffer(sg, offset, buf)
     }
 
     /// The data of the disk this request is on.
@@ -426,13 +465,6 @@ impl<T: Operations> Deref for Request<T> {
         // SAFETY: `RequestRef` is a transparent wrapper of the request,
         // valid while the handle is.
         unsafe { &*self.raw.as_ptr().cast::<RequestRef>() }
-    }
-}
-
-impl<T: Operations> DerefMut for Request<T> {
-    fn deref_mut(&mut self) -> &mut RequestRef {
-        // SAFETY: As above, exclusively borrowed.
-        unsafe { &mut *self.raw.as_ptr().cast::<RequestRef>() }
     }
 }
 
