@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Block devices opened by path, as RNBD's server opens what it exports.
+
+use core::mem::MaybeUninit;
+use core::ptr::{self, NonNull};
+
+use kernel::bindings;
+use kernel::error::{from_err_ptr, Result};
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::{Arc, UniqueArc};
+
+/// How to open a block device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenMode {
+    write: bool,
+    exclusive: bool,
+}
+
+impl OpenMode {
+    pub const READ: Self = Self {
+        write: false,
+        exclusive: false,
+    };
+    pub const READ_WRITE: Self = Self {
+        write: true,
+        exclusive: false,
+    };
+
+    /// The same mode with an exclusive claim: other exclusive openers (a
+    /// mount, another exclusive `Bdev`) get EBUSY while this one is open.
+    pub fn exclusive(self) -> Self {
+        Self {
+            exclusive: true,
+            ..self
+        }
+    }
+
+    pub fn is_write(self) -> bool {
+        self.write
+    }
+
+    fn to_raw(self) -> bindings::blk_mode_t {
+        let mut mode = bindings::BLK_OPEN_READ;
+        if self.write {
+            mode |= bindings::BLK_OPEN_WRITE;
+        }
+        if self.exclusive {
+            mode |= bindings::BLK_OPEN_EXCL;
+        }
+        mode
+    }
+}
+
+/// An open block device (a `struct file` from `bdev_file_open_by_path`).
+///
+/// Shared as `Arc<Bdev>`: every [`super::Io`] in flight holds a reference,
+/// so the device stays open until its last bio has ended. The last
+/// reference closes it with `fput`, which may run in any context: from a
+/// process it completes (and drops an exclusive claim) before the process
+/// returns to user space, elsewhere shortly after, from a work item.
+///
+/// # Invariants
+///
+/// `file` is an open block device file owned by this value; `mode` is how
+/// it was opened.
+pub struct Bdev {
+    file: NonNull<bindings::file>,
+    mode: OpenMode,
+}
+
+// SAFETY: The file and its block device may be used from any thread; the
+// accessors only read limits.
+unsafe impl Send for Bdev {}
+// SAFETY: As above.
+unsafe impl Sync for Bdev {}
+
+impl Bdev {
+    /// Opens the block device at `path` (such as `/dev/ram0`). The errno
+    /// is the kernel's: ENOENT (no such path), ENOTBLK (not a block
+    /// device), EACCES (read-only device opened for writing), EBUSY
+    /// (claimed by someone else), ENXIO (no such device), EINVAL (empty
+    /// path). Process context.
+    pub fn open(path: &CStr, mode: OpenMode) -> Result<Arc<Bdev>> {
+        let slot: UniqueArc<MaybeUninit<Bdev>> = UniqueArc::new_uninit(GFP_KERNEL)?;
+        // The allocation that will hold this Bdev is its unique holder
+        // identity for an exclusive claim.
+        let holder: *const MaybeUninit<Bdev> = &*slot;
+        let holder = if mode.exclusive {
+            holder.cast_mut().cast()
+        } else {
+            ptr::null_mut()
+        };
+        // SAFETY: `path` is NUL-terminated; the holder (if any) is a valid
+        // unique address for the life of the open file; no holder ops.
+        let file = from_err_ptr(unsafe {
+            bindings::bdev_file_open_by_path(path.as_char_ptr(), mode.to_raw(), holder, ptr::null())
+        })?;
+        let bdev = Bdev {
+            // SAFETY: Not NULL (`from_err_ptr` succeeded).
+            file: unsafe { NonNull::new_unchecked(file) },
+            mode,
+        };
+        Ok(slot.write(bdev).into())
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::block_device {
+        // SAFETY: An open block device file (type invariant).
+        unsafe { bindings::file_bdev(self.file.as_ptr()) }
+    }
+
+    /// The limits of the device's queue.
+    fn limits(&self) -> &bindings::queue_limits {
+        // SAFETY: An open device has a queue that outlives the file; the
+        // fields read are plain integers, read as C's accessors do.
+        unsafe { &(*(*self.as_raw()).bd_queue).limits }
+    }
+
+    /// How the device was opened.
+    pub fn mode(&self) -> OpenMode {
+        self.mode
+    }
+
+    /// The size in sectors.
+    pub fn nr_sectors(&self) -> u64 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_nr_sectors(self.as_raw()) }
+    }
+
+    pub fn logical_block_size(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_logical_block_size(self.as_raw()) }
+    }
+
+    pub fn physical_block_size(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_physical_block_size(self.as_raw()) }
+    }
+
+    /// The largest request the hardware takes, in sectors.
+    pub fn max_hw_sectors(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_max_hw_sectors(self.as_raw()) }
+    }
+
+    pub fn max_segments(&self) -> u16 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_max_segments(self.as_raw()) }
+    }
+
+    pub fn max_segment_size(&self) -> u32 {
+        self.limits().max_segment_size
+    }
+
+    /// Buffers must be aligned to this mask plus one (at least 511).
+    pub fn dma_alignment(&self) -> u32 {
+        self.limits().dma_alignment
+    }
+
+    pub fn virt_boundary_mask(&self) -> u64 {
+        self.limits().virt_boundary_mask as u64
+    }
+
+    /// The largest discard in sectors; 0 when the device cannot discard.
+    pub fn max_discard_sectors(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_max_discard_sectors(self.as_raw()) }
+    }
+
+    pub fn discard_granularity(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_discard_granularity(self.as_raw()) }
+    }
+
+    /// The discard alignment of the device (of the partition, for a
+    /// partition).
+    pub fn discard_alignment(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_discard_alignment(self.as_raw()) as u32 }
+    }
+
+    /// The largest write-zeroes in sectors; 0 when unsupported.
+    pub fn max_write_zeroes_sectors(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_write_zeroes_sectors(self.as_raw()) }
+    }
+
+    /// The largest secure erase in sectors; 0 when unsupported.
+    pub fn max_secure_erase_sectors(&self) -> u32 {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_max_secure_erase_sectors(self.as_raw()) }
+    }
+
+    /// Whether the device has a volatile write cache (needs flushes).
+    pub fn write_cache(&self) -> bool {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_write_cache(self.as_raw()) }
+    }
+
+    /// Whether the device does forced-unit-access writes itself.
+    pub fn fua(&self) -> bool {
+        // SAFETY: An open device.
+        unsafe { bindings::bdev_fua(self.as_raw()) }
+    }
+
+    pub fn rotational(&self) -> bool {
+        self.limits().features & bindings::BLK_FEAT_ROTATIONAL != 0
+    }
+}
+
+impl Drop for Bdev {
+    fn drop(&mut self) {
+        // SAFETY: We own the open file (type invariant); no bio uses it
+        // (each holds an Arc). `fput` is safe in any context.
+        unsafe { bindings::fput(self.file.as_ptr()) };
+    }
+}
