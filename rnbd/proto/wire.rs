@@ -922,10 +922,15 @@ impl Op {
         }
     }
 
-    /// Whether it is sent as an RTRS WRITE: odd operations, as
-    /// `rq_data_dir()` (`op & 1`) decides in the C client.
+    /// Whether it is sent as an RTRS WRITE, as `rq_data_dir()` decides in
+    /// the C client: by the parity of the *block layer* operation
+    /// (`REQ_OP_SECURE_ERASE` is 5, so a write, though `RNBD_OP_SECURE_ERASE`
+    /// is 4). Only READ and FLUSH are RTRS READs.
     pub const fn is_rtrs_write(self) -> bool {
-        (self as u8) & 1 != 0
+        match self {
+            Op::Read | Op::Flush => false,
+            Op::Write | Op::Discard | Op::SecureErase | Op::WriteZeroes => true,
+        }
     }
 }
 
