@@ -45,7 +45,7 @@ fn rnbd_round_trip<T: rnbd_wire::Wire + PartialEq>(msg: &T) -> bool {
 /// The number of checks that failed, out of the returned total.
 fn run() -> (u32, u32) {
     use rnbd_wire::{AccessMode, Op, Rw};
-    use rtrs_wire::{IoReqImm, Imm};
+    use rtrs_wire::{Imm, IoReqImm};
 
     let mut checks = 0u32;
     let mut failed = 0u32;
@@ -100,16 +100,33 @@ fn run() -> (u32, u32) {
     let mem_bits = rtrs_wire::mem_bits(512).unwrap_or(0);
     check(mem_bits == 19, "mem_bits(512)");
     check(
-        IoReqImm { buf_id: 5, offset: 4128 }.encode(mem_bits) == Ok(0x0028_1020),
+        IoReqImm {
+            buf_id: 5,
+            offset: 4128,
+        }
+        .encode(mem_bits)
+            == Ok(0x0028_1020),
         "IO_REQ imm",
     );
-    let rsp = |errno| Imm::IoRsp { msg_id: 5, errno, w_inv: false }.encode();
+    let rsp = |errno| {
+        Imm::IoRsp {
+            msg_id: 5,
+            errno,
+            w_inv: false,
+        }
+        .encode()
+    };
     check(rsp(0) == Ok(0x1000_0005), "IO_RSP imm");
     check(rsp(-5) == Ok(0x1028_0005), "IO_RSP -EIO imm");
     check(Imm::HbMsg.encode() == Ok(0x8000_0000), "HB imm");
     check(Imm::HbAck.encode() == Ok(0x9000_0000), "HB ACK imm");
     check(
-        Imm::decode(0x1028_0005) == Ok(Imm::IoRsp { msg_id: 5, errno: -5, w_inv: false }),
+        Imm::decode(0x1028_0005)
+            == Ok(Imm::IoRsp {
+                msg_id: 5,
+                errno: -5,
+                w_inv: false,
+            }),
         "IO_RSP decode",
     );
 
@@ -126,7 +143,11 @@ fn run() -> (u32, u32) {
     open_rsp.logical_block_size.set(512);
     check(rnbd_round_trip(&open_rsp), "open_rsp");
     check(rnbd_round_trip(&rnbd_wire::Close::new(3)), "close");
-    let fua_write = Rw { op: Op::Write, sync: true, fua: true };
+    let fua_write = Rw {
+        op: Op::Write,
+        sync: true,
+        fua: true,
+    };
     check(fua_write.encode() == 0x301, "rw FUA write");
     check(
         rnbd_round_trip(&rnbd_wire::Io::new(3, 8, fua_write, 4096, 0)),
