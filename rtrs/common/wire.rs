@@ -2,11 +2,11 @@
 
 //! RTRS wire formats: every message and immediate-data encoding of the
 //! RDMA transport, byte for byte as the C `rtrs-pri.h` of Linux 6.12
-//! (`Documentation`: `wire-formats.md`; the spec is
-//! `rnbd-rtrs-protocol.md` §1-§5).
+//! (spec: `rnbd-rtrs-protocol.md` §1-§5; how this is checked and fuzzed:
+//! `Documentation/wire-formats.md`).
 //!
 //! This file is the one definition. It is `no_std`, uses only `core`, has
-//! no `unsafe` and no dependencies, and is compiled three ways:
+//! no `unsafe` and no dependencies, and is compiled two ways:
 //!
 //! - into kernel modules, by path:
 //!   `#[path = "<repo>/rtrs/common/wire.rs"] mod wire;`
@@ -883,7 +883,9 @@ impl<'a> SgDescs<'a> {
     /// (`rtrs-clt.c:process_info_rsp()`) against the path's `queue_depth`
     /// and `chunk_size` (`max_io_size + max_hdr_size` of the conn_rsp), and
     /// returns the `queue_depth` remote buffers `(addr, rkey)` they cut
-    /// into, buffer id order. Every failure is `-EINVAL` there.
+    /// into, buffer id order. Every failure is `-EINVAL` there. As in C,
+    /// the IMM capacity test uses `sg_cnt`, not the queue depth (spec
+    /// §11.2 #23); lengths are summed without the C `u32` wrap-around.
     pub fn rbufs(&self, queue_depth: u16, chunk_size: u32) -> Result<Rbufs<'a>, WireError> {
         let sg_cnt = self.len() as u32;
         let qd = u32::from(queue_depth);
