@@ -2,7 +2,7 @@
 # (default ~/.cache/rnbd-rs), never in the repository.
 #
 #   make setup     install dependencies, build the kernel, run the demo
-#   make test      host unit tests + every VM scenario in tests/
+#   make test      host unit tests, fuzzing, every VM scenario in tests/
 #   make bench     fio and perftest over rxe, C modules, one run
 #
 # VARIANT=debug selects the KASAN/lockdep/kmemleak kernel for kernel,
@@ -13,7 +13,7 @@ export VARIANT
 
 SCENARIOS ?= $(sort $(dir $(wildcard tests/*/vm1.sh)))
 
-.PHONY: all setup deps kernel tools modules demo test unit scenario bench check clean
+.PHONY: all setup deps kernel tools modules demo test unit fuzz scenario bench check clean
 
 all: kernel tools modules
 
@@ -35,10 +35,16 @@ modules:
 demo: tools modules
 	tools/vmrun.sh tests/c-baseline-2vm
 
+# Includes tools/wire/tests/c_layout.rs, which compiles the C wire structs
+# with the kernel's flags (tools/wire/c-layout.sh): needs `make kernel`.
 unit:
 	cargo test --locked --workspace
 
-test: unit tools modules
+# Every wire decoder under libFuzzer, FUZZ_SECONDS (10) per target.
+fuzz:
+	tools/wire/fuzz.sh
+
+test: unit fuzz tools modules
 	tools/vmrun.sh $(SCENARIOS)
 
 # make scenario S=tests/c-loopback-1vm
@@ -50,6 +56,7 @@ bench: tools modules
 
 check:
 	cargo fmt --all -- --check
+	cargo fmt --manifest-path tools/wire/fuzz/Cargo.toml -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	rustfmt --check --edition 2021 $(wildcard tests/modules/*/*_main.rs) kernel/rust/kernel_ext/mod.rs
 

@@ -5,6 +5,7 @@ set -euo pipefail
 
 RUST_WEB_VERSION=1.85.0+dfsg3-1~deb12u3
 BINDGEN_VERSION=0.69.5
+CARGO_FUZZ_VERSION=0.13.2
 
 apt_packages=(
     linux-source-6.12
@@ -17,6 +18,7 @@ apt_packages=(
     qemu-system-x86 busybox-static iproute2
     rdma-core ibverbs-utils ibverbs-providers librdmacm-dev libibverbs-dev
     perftest fio ccache e2fsprogs jq python3 rsync patch
+    g++
 )
 
 missing=()
@@ -49,4 +51,13 @@ if ! "$cargo_bin/bindgen" --version 2>/dev/null | grep -q "bindgen ${BINDGEN_VER
     cargo install --locked bindgen-cli --version "${BINDGEN_VERSION}"
 else
     echo "setup: bindgen-cli ${BINDGEN_VERSION} present"
+fi
+
+# Fuzzing the wire decoders (tools/wire/fuzz.sh); libfuzzer-sys builds
+# libFuzzer with g++.
+if ! "$cargo_bin/cargo-fuzz" --version 2>/dev/null | grep -q "cargo-fuzz ${CARGO_FUZZ_VERSION}"; then
+    echo "setup: installing cargo-fuzz ${CARGO_FUZZ_VERSION} from crates.io"
+    cargo install --locked cargo-fuzz --version "${CARGO_FUZZ_VERSION}"
+else
+    echo "setup: cargo-fuzz ${CARGO_FUZZ_VERSION} present"
 fi

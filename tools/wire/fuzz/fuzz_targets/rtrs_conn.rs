@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fuzzes the connection request and response decoders (CM private data).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rnbd_wire::rtrs::{ConnReq, ConnRsp, CONN_REQ_FIRST_CONN, MAX_CON_NUM, RTRS_MAGIC};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(req) = ConnReq::decode(data) {
+        let out = req.encode();
+        // Every field kept, reserved bytes and bits zeroed.
+        assert_eq!(out[..2], [0, 0]);
+        assert_eq!(out[2..44], data[2..44]);
+        assert_eq!(out[44], data[44] & CONN_REQ_FIRST_CONN);
+        assert!(out[45..].iter().all(|&b| b == 0));
+        assert_eq!(req.magic.get(), RTRS_MAGIC);
+        assert!(req.cid.get() < req.cid_num.get() && req.cid_num.get() <= MAX_CON_NUM);
+        assert_eq!(ConnReq::decode(&out), Ok(req));
+    }
+    if let Ok(rsp) = ConnRsp::decode(data) {
+        let out = rsp.encode();
+        assert_eq!(out[..20], data[..20]);
+        assert!(out[20..].iter().all(|&b| b == 0));
+        assert_eq!(
+            rsp.errno(),
+            i32::from(i16::from_le_bytes([data[4], data[5]]))
+        );
+        assert_eq!(ConnRsp::decode(&out), Ok(rsp));
+        let _ = rsp.chunk_size();
+    }
+});

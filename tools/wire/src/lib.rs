@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The RTRS and RNBD wire formats as a host crate.
+//!
+//! The sources are the kernel's: `rtrs/common/wire.rs` and
+//! `rnbd/proto/wire.rs`, compiled here unchanged, so that what the modules
+//! send is what `cargo test` checks against the C headers and what
+//! `cargo fuzz` feeds garbage to. See `Documentation/wire-formats.md`.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[path = "../../../rtrs/common/wire.rs"]
+pub mod rtrs;
+
+#[path = "../../../rnbd/proto/wire.rs"]
+pub mod rnbd;
