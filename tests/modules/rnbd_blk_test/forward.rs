@@ -8,8 +8,12 @@
 //! buffers are copied back into the request's pages when the bios end.
 //!
 //! Requests larger than [`CHUNK`] are split into several bios that
-//! complete as one. Reads end through `blk_mq_complete_request` (the
-//! path RNBD's client takes), everything else directly. On request, every
+//! complete as one. Every request ends through `blk_mq_complete_request`,
+//! the path RNBD's client takes: a stacked disk must not end its request
+//! inside the backing device's completion (for a flush, the backing
+//! queue's `mq_flush_lock` is held there, and ending ours would take our
+//! queue's lock of the same class: lockdep reports recursive locking).
+//! On request, every
 //! Nth dispatch is handed back to blk-mq first (in turn as busy, as a
 //! requeue, and as device-busy with a queue rerun), to exercise those
 //! paths.
@@ -260,14 +264,15 @@ fn range_io(target: &Target, request: &Request<Forward>) -> Result<Io<KVec<u8>>>
 }
 
 /// The end of a request's bios, in whatever context the backing device
-/// completes in: a read's buffers go into the request's pages and it is
-/// completed through blk-mq; other requests end here.
+/// completes in: a read's buffers go into the request's pages; then the
+/// request is completed through blk-mq (which ends it outside this
+/// context, see the module comment).
 fn finish(mut request: Request<Forward>, buffers: KVec<KVec<u8>>, status: Result) {
     if status.is_err() {
         bump(&request.queue_data().stats.errors);
     }
     if request.op() != Op::Read {
-        request.end(status);
+        request.complete(status);
         return;
     }
     let status = status.and_then(|()| {
