@@ -96,6 +96,7 @@ pub fn errno_name(e: i32) -> &'static str {
         22 => "EINVAL",
         28 => "ENOSPC",
         30 => "EROFS",
+        36 => "ENAMETOOLONG",
         61 => "ENODATA",
         71 => "EPROTO",
         90 => "EMSGSIZE",
@@ -106,7 +107,7 @@ pub fn errno_name(e: i32) -> &'static str {
         110 => "ETIMEDOUT",
         111 => "ECONNREFUSED",
         113 => "EHOSTUNREACH",
-        _ => "E?",
+        _ => "errno",
     }
 }
 
