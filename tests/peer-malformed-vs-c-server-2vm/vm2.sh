@@ -39,6 +39,26 @@ echo "$n" > "$RNBD_SHARED/cases"
     fail "a normal session after the malformed cases failed: $(cat /tmp/after)"
 grep -q "verified against seed 7" /tmp/after || fail "no verified read afterwards"
 signal peer-done
+
+# Phase 2: the server reloaded with sess_queue_depth=500.
+wait_for server-qd500 120
+rc=0
+line=$("$peer" --server "$srv" --session qd500a -d /dev/ram0 -t 4 malformed imm-buf-id-ge-qd) || rc=$?
+got=${line#"malformed imm-buf-id-ge-qd: "}
+((rc == 0)) || got="error(exit $rc)"
+echo "imm-buf-id-ge-qd@qd500 $got" >> "$results"
+want=$(awk '$1 == "imm-buf-id-ge-qd@qd500" {print $2}' "$here/expected.txt")
+if [[ $got == "$want"* && -n $want ]]; then
+    log "ok: imm-buf-id-ge-qd with queue depth 500: $got"
+else
+    log "MISMATCH imm-buf-id-ge-qd with queue depth 500: got '$got', expected '$want'"
+    bad=$((bad + 1))
+fi
+"$peer" --server "$srv" --session qd500b -d /dev/ram0 verify --offset 8M --length 2M --pattern-seed 9 > /tmp/after2 2>&1 ||
+    fail "a normal session with queue depth 500 failed: $(cat /tmp/after2)"
+grep -q "queue_depth=500" /tmp/after2 || fail "server queue depth is not 500: $(head -1 /tmp/after2)"
+grep -q "verified against seed 9" /tmp/after2 || fail "no verified read with queue depth 500"
+signal peer-done2
 ((bad == 0)) || fail "$bad of $n malformed cases differ from expected.txt (see $results)"
-summary "peer: $n malformed cases, each outcome as documented; a normal 4 MiB verify afterwards passed"
+summary "peer: $n malformed cases + imm-buf-id-ge-qd at queue depth 500, each outcome as documented; normal verify sessions afterwards passed (qd 512 and 500)"
 rxe_down

@@ -69,7 +69,7 @@ grep -q "connections=4" "$out.readback" || fail "readback: not 4 connections"
 # One rw open at a time: a second rw open is refused with EPERM while a
 # first session holds it (and answers the server's heartbeats meanwhile);
 # a ro open is still fine.
-"$peer" --server "$srv" --session peerhold -d /dev/ram0 -m rw info --hold 25 > "$out.hold" 2>&1 &
+"$peer" --server "$srv" --session peerhold -d /dev/ram0 -m rw info --hold 40 > "$out.hold" 2>&1 &
 holder=$!
 wait_until 60 grep -q "^open:" "$out.hold"
 signal peer-holding

@@ -239,11 +239,9 @@ impl Session {
         if cid == 0 {
             self.setup_device()?;
         }
-        let p = self.params;
         let window = self.cfg.window as u32;
         let (send_wr, recv_wr) = (window * 2 + 16, window * 2 + RECV_SLACK + 1);
         self.recv_per_conn = window * 2 + RECV_SLACK;
-        let _ = p;
         {
             let (pd, cq) = match (&self.pd, &self.cq) {
                 (Some(pd), Some(cq)) => (pd, cq),
@@ -601,20 +599,22 @@ impl Session {
             if kind == KIND_INFO_RECV {
                 self.info_rsp = Some((wc.status, 0));
             }
-            // Flushes after the server closed the path are expected.
-            if self.fatal.is_none() && wc.status != 5 {
+            // Flushes (status 5) follow the server closing the path.
+            if wc.status == 5 {
+                if self.closed.is_none() {
+                    self.closed = Some(format!(
+                        "connection {cid} flushed (the QP went to error: closed by the server?)"
+                    ));
+                }
+            } else if self.fatal.is_none() {
                 self.fatal = Some(Error::new(
-                    if wc.status == 5 { Kind::Closed } else { Kind::Other },
+                    Kind::Other,
                     format!(
                         "work completion error on connection {cid}: {} (status {}, vendor_err {:#x}, wr kind {kind})",
                         ffi::wc_status_str(wc.status),
                         wc.status,
                         wc.vendor_err
                     ),
-                ));
-            } else if wc.status == 5 && self.closed.is_none() {
-                self.closed = Some(format!(
-                    "connection {cid} flushed (the QP went to error: closed by the server?)"
                 ));
             }
             return Ok(());
@@ -806,8 +806,8 @@ impl Session {
         let cs = self.path()?.chunk_size as usize;
         let (raddr, rkey) = *self
             .rbufs
-            .get(buf_id.min(self.rbufs.len().saturating_sub(1)))
-            .ok_or_else(|| Error::new(Kind::Other, "no server buffers"))?;
+            .get(buf_id)
+            .ok_or_else(|| Error::new(Kind::Other, format!("no server buffer {buf_id}")))?;
         let s = self
             .slots
             .get_mut(slot)
