@@ -6,6 +6,8 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::prelude::*;
+
+use crate::kernel_ext::workqueue::{flags as wq_flags, Workqueue};
 use kernel::str::{CStr, CString};
 use kernel::sync::{Arc, Mutex};
 use kernel::{c_str, fmt, new_mutex};
@@ -64,6 +66,10 @@ struct Registry {
 pub(crate) struct Shared {
     #[pin]
     registry: Mutex<Option<Registry>>,
+    /// Where requests in a flush sequence are ended (see `forward`).
+    /// Destroyed with its last reference: the disks' go first (`shutdown`
+    /// removes them), this one at module exit, which drains it.
+    pub(crate) completer: Arc<Workqueue>,
 }
 
 /// The data behind `ctl`.
@@ -86,12 +92,14 @@ fn name_and_value(input: &[u8]) -> Result<(&[u8], u64)> {
 
 impl Shared {
     pub(crate) fn new(major: Arc<Major>) -> Result<Arc<Shared>> {
+        let completer = Workqueue::new(c_str!("rnbd_blk_test"), wq_flags::MEM_RECLAIM, 0)?;
         Arc::pin_init(
             pin_init!(Shared {
                 registry <- new_mutex!(Some(Registry {
                     entries: KVec::new(),
                     major,
                 })),
+                completer,
             }),
             GFP_KERNEL,
         )
@@ -149,7 +157,10 @@ impl Shared {
             .limits(limits)
             .capacity_sectors(capacity)
             .minors(minors)
-            .build(&tag_set, Target::new(bdev, stats.clone()))?;
+            .build(
+                &tag_set,
+                Target::new(bdev, stats.clone(), self.completer.clone()),
+            )?;
         let disk = Arc::new(disk, GFP_KERNEL)?;
         let sysfs = KObject::create(
             disk.clone(),

@@ -8,12 +8,12 @@
 //! buffers are copied back into the request's pages when the bios end.
 //!
 //! Requests larger than [`CHUNK`] are split into several bios that
-//! complete as one. Every request ends through `blk_mq_complete_request`,
-//! the path RNBD's client takes: a stacked disk must not end its request
-//! inside the backing device's completion (for a flush, the backing
-//! queue's `mq_flush_lock` is held there, and ending ours would take our
-//! queue's lock of the same class: lockdep reports recursive locking).
-//! On request, every
+//! complete as one. Requests end through `blk_mq_complete_request`, the
+//! path RNBD's client takes, except those of a flush sequence (flushes,
+//! PREFLUSH and FUA writes): the backing device completes those holding
+//! its queue's `mq_flush_lock`, and ending ours there would take our
+//! queue's lock of the same class (lockdep: recursive locking), so they
+//! end from a work item. On request, every
 //! Nth dispatch is handed back to blk-mq first (in turn as busy, as a
 //! requeue, and as device-busy with a queue rerun), to exercise those
 //! paths.
@@ -30,6 +30,7 @@ use crate::kernel_ext::block::{
 };
 use crate::kernel_ext::errno::EOPNOTSUPP;
 use crate::kernel_ext::scatterlist::SgTable;
+use crate::kernel_ext::workqueue::Workqueue;
 
 /// Largest bounce buffer, and so largest bio, per piece of a request.
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -104,16 +105,19 @@ pub(crate) struct Slot {
 pub(crate) struct Target {
     pub(crate) bdev: Arc<Bdev>,
     pub(crate) stats: Arc<Stats>,
+    /// Ends requests of a flush sequence in process context.
+    completer: Arc<Workqueue>,
     /// Hand back every Nth dispatch once (0: never).
     pub(crate) inject_every: AtomicU32,
     pub(crate) dispatches: AtomicU64,
 }
 
 impl Target {
-    pub(crate) fn new(bdev: Arc<Bdev>, stats: Arc<Stats>) -> Self {
+    pub(crate) fn new(bdev: Arc<Bdev>, stats: Arc<Stats>, completer: Arc<Workqueue>) -> Self {
         Target {
             bdev,
             stats,
+            completer,
             inject_every: AtomicU32::new(0),
             dispatches: AtomicU64::new(0),
         }
@@ -263,6 +267,18 @@ fn range_io(target: &Target, request: &Request<Forward>) -> Result<Io<KVec<u8>>>
     Ok(io)
 }
 
+/// Ends `request` from the module's completion workqueue.
+fn end_in_process_context(request: Request<Forward>, status: Result) {
+    // Not the last reference (the disk's target holds one), so dropping
+    // it here does not destroy the queue.
+    let completer = request.queue_data().completer.clone();
+    // Without memory for the work item, the closure and the request in it
+    // are dropped unrun, and a dropped request ends with EIO.
+    let _ = completer
+        .queue()
+        .try_spawn(GFP_ATOMIC, move || request.end(status));
+}
+
 /// The end of a request's bios, in whatever context the backing device
 /// completes in: a read's buffers go into the request's pages; then the
 /// request is completed through blk-mq (which ends it outside this
@@ -272,7 +288,13 @@ fn finish(mut request: Request<Forward>, buffers: KVec<KVec<u8>>, status: Result
         bump(&request.queue_data().stats.errors);
     }
     if request.op() != Op::Read {
-        request.complete(status);
+        let in_flush_sequence = request.op() == Op::Flush
+            || !(request.flags() & (IoFlags::PREFLUSH | IoFlags::FUA)).is_empty();
+        if in_flush_sequence {
+            end_in_process_context(request, status);
+        } else {
+            request.complete(status);
+        }
         return;
     }
     let status = status.and_then(|()| {
