@@ -40,6 +40,18 @@ impl<'a> DeviceRef<'a> {
         unsafe { kernel::str::CStr::from_char_ptr((*self.raw.as_ptr()).name.as_ptr()) }
     }
 
+    /// The largest work-request count of one queue (`attrs.max_qp_wr`).
+    pub fn max_qp_wr(&self) -> u32 {
+        // SAFETY: Plain read of the live device's attributes.
+        unsafe { (*self.raw.as_ptr()).attrs.max_qp_wr as u32 }
+    }
+
+    /// The largest completion queue (`attrs.max_cqe`).
+    pub fn max_cqe(&self) -> u32 {
+        // SAFETY: Plain read of the live device's attributes.
+        unsafe { (*self.raw.as_ptr()).attrs.max_cqe as u32 }
+    }
+
     /// How many completion vectors the device has.
     pub fn num_comp_vectors(&self) -> u32 {
         // SAFETY: Plain read of the live device.

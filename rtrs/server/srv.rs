@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The server context: the listener, the sessions and their paths, and
+//! connection-request validation (`rtrs-srv.c:rtrs_rdma_connect()`).
+
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+use kernel::new_mutex;
+
+use super::con::{self, ConEvents};
+use super::params::{ALWAYS_INVALIDATE, MAX_CHUNK_SIZE, SESS_QUEUE_DEPTH};
+use super::path::{PathState, SrvPath};
+use crate::kernel_ext::errno::ECONNRESET;
+use crate::kernel_ext::rdma::cm::{
+    CmContext, CmEvent, ConnParams, ConnectRequest, ListenHandler, Listener,
+};
+use crate::kernel_ext::rdma::Address;
+use crate::wire::{ConnReq, ConnRsp, Uuid, MAX_PATHS_NUM, RTRS_MSG_NEW_RKEY_F};
+
+/// `MAX_HDR_SIZE`: the server's page size.
+pub(crate) const MAX_HDR_SIZE: u32 = kernel::page::PAGE_SIZE as u32;
+
+/// A server session (`struct rtrs_srv_sess`): the paths of one client
+/// session, found by `paths_uuid`.
+pub(crate) struct SrvSess {
+    pub(crate) paths_uuid: Uuid,
+    /// `sess_queue_depth` when the session was created.
+    pub(crate) queue_depth: u16,
+    /// Slots, reused; `None` once a path closed.
+    pub(crate) paths: KVec<Option<Arc<SrvPath>>>,
+}
+
+impl SrvSess {
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &Arc<SrvPath>> {
+        self.paths.iter().flatten()
+    }
+}
+
+/// The sessions of the server.
+pub(crate) struct Sessions {
+    /// Slots, reused; `None` once a session has no path left.
+    pub(crate) list: KVec<Option<SrvSess>>,
+}
+
+/// Puts `value` into the first free slot of `slots`.
+fn insert<T>(slots: &mut KVec<Option<T>>, value: T) -> Result<usize> {
+    if let Some(i) = slots.iter().position(|s| s.is_none()) {
+        slots[i] = Some(value);
+        return Ok(i);
+    }
+    slots.push(Some(value), GFP_KERNEL)?;
+    Ok(slots.len() - 1)
+}
+
+impl Sessions {
+    /// Removes `path` from its session, and the session once it has no
+    /// path left. Returns whether it was there.
+    pub(crate) fn remove_path(&mut self, path: &Arc<SrvPath>) -> bool {
+        let Some(slot) = self
+            .list
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|s| s.paths_uuid == path.paths_uuid))
+        else {
+            return false;
+        };
+        let Some(sess) = slot.as_mut() else {
+            return false;
+        };
+        let Some(p) = sess
+            .paths
+            .iter_mut()
+            .find(|p| p.as_ref().is_some_and(|p| Arc::ptr_eq(p, path)))
+        else {
+            return false;
+        };
+        // The session's Arc; the caller holds another one.
+        drop(p.take());
+        if sess.paths().next().is_none() {
+            *slot = None;
+        }
+        true
+    }
+}
+
+/// Shared by the listener, every path and the INFO works.
+#[pin_data]
+pub(crate) struct SrvCtx {
+    /// The sessions, their paths and each path's connections. Process
+    /// context only: CM events, the INFO work, module exit. Lock order:
+    /// this, then a path's `inner`.
+    #[pin]
+    pub(crate) sessions: Mutex<Sessions>,
+}
+
+impl SrvCtx {
+    /// Closes every path (module exit); returns how many there were.
+    fn close_all(&self) -> usize {
+        let mut closed = 0;
+        loop {
+            let path = {
+                let sessions = self.sessions.lock();
+                sessions
+                    .list
+                    .iter()
+                    .flatten()
+                    .find_map(|s| s.paths().next().cloned())
+            };
+            match path {
+                Some(path) => {
+                    closed += 1;
+                    path.close();
+                }
+                None => return closed,
+            }
+        }
+    }
+}
+
+/// The RTRS server of the module: listens on `port` until dropped, then
+/// closes every path.
+pub(crate) struct RtrsSrv {
+    listener: Option<Listener<Arc<SrvCtx>>>,
+    ctx: Arc<SrvCtx>,
+}
+
+impl RtrsSrv {
+    /// Listens on `[::]:port` (dual stack, as upstream's `AF_INET6`
+    /// `in6addr_any`), backlog 64.
+    pub(crate) fn open(cm: &CmContext, port: u16) -> Result<Self> {
+        let ctx = Arc::pin_init(
+            pin_init!(SrvCtx {
+                sessions <- new_mutex!(Sessions { list: KVec::new() }),
+            }),
+            GFP_KERNEL,
+        )?;
+        let listener = Listener::listen(
+            cm,
+            Arc::new(ctx.clone(), GFP_KERNEL)?,
+            &Address::parse("::", port)?,
+            64,
+        )?;
+        pr_info!("rtrs server listening on port {}\n", port);
+        Ok(RtrsSrv {
+            listener: Some(listener),
+            ctx,
+        })
+    }
+}
+
+impl Drop for RtrsSrv {
+    fn drop(&mut self) {
+        // No new connection, then every path (and its ids) goes.
+        drop(self.listener.take());
+        let closed = self.ctx.close_all();
+        pr_info!("rtrs server closed, {} path(s) closed at exit\n", closed);
+    }
+}
+
+/// Rejects with the upstream 56-byte `ConnRsp` carrying `err`.
+fn reject_data(err: Error) -> [u8; ConnRsp::SIZE] {
+    ConnRsp::reject(err.to_errno() as i16).encode()
+}
+
+/// The connection's place: an existing path of a session, or a new one.
+/// Runs under `sessions`. On error, the errno to reject with.
+fn find_or_create_path(
+    ctx: &Arc<SrvCtx>,
+    sessions: &mut Sessions,
+    req: &ConnReq,
+    request_device: &crate::kernel_ext::rdma::cm::CmIdRef<'_>,
+) -> Result<Arc<SrvPath>> {
+    let cid = req.cid.get();
+    let si = match sessions
+        .list
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| s.paths_uuid == req.paths_uuid))
+    {
+        Some(si) => si,
+        None => {
+            // `get_or_create_srv()`: only a first connection creates it.
+            if !req.is_first_conn() {
+                return Err(ENXIO);
+            }
+            insert(
+                &mut sessions.list,
+                SrvSess {
+                    paths_uuid: req.paths_uuid,
+                    queue_depth: SESS_QUEUE_DEPTH.get() as u16,
+                    paths: KVec::new(),
+                },
+            )?
+        }
+    };
+    let slot = &mut sessions.list[si];
+    let sess = slot.as_mut().ok_or(EINVAL)?;
+    if let Some(path) = sess.paths().find(|p| p.sess_uuid == req.sess_uuid) {
+        let inner = path.inner.lock();
+        if inner.state != PathState::Connecting
+            || req.cid_num.get() != path.con_num
+            || cid >= path.con_num
+            || inner.cons.get(cid as usize).is_some_and(|c| c.is_some())
+        {
+            return Err(ECONNRESET());
+        }
+        drop(inner);
+        return Ok(path.clone());
+    }
+    if sess.paths().count() >= MAX_PATHS_NUM as usize {
+        return Err(ECONNRESET());
+    }
+    let device = request_device.device().ok_or(ENODEV)?;
+    let path = SrvPath::new(ctx, req, sess.queue_depth, device);
+    let path = match path {
+        Ok(path) => path,
+        Err(e) => {
+            if sess.paths().next().is_none() {
+                *slot = None;
+            }
+            return Err(e);
+        }
+    };
+    insert(&mut sess.paths, path.clone())?;
+    Ok(path)
+}
+
+impl ListenHandler for Arc<SrvCtx> {
+    fn connect_request(&self, request: ConnectRequest<'_>, event: &CmEvent<'_>) {
+        // Length, magic, major version, cid_num <= 4096, cid < cid_num.
+        let req = match ConnReq::decode(event.private_data()) {
+            Ok(req) => req,
+            Err(e) => {
+                pr_err!("rtrs server: bad connection request: {:?}\n", e);
+                let _ = request.reject(&reject_data(ECONNRESET()));
+                return;
+            }
+        };
+        let cid = req.cid.get();
+        let events = match Arc::pin_init(ConEvents::pending(cid), GFP_KERNEL) {
+            Ok(events) => events,
+            Err(_) => {
+                let _ = request.reject(&reject_data(ENOMEM));
+                return;
+            }
+        };
+        // Adopted first: the device (for the path's PD and chunks) is the
+        // new id's. Dropping `id` inside this event lets the core destroy it.
+        let id = match request.adopt(events.clone()) {
+            Ok(id) => id,
+            Err(_) => return,
+        };
+        let mut sessions = self.sessions.lock();
+        let path = match find_or_create_path(self, &mut sessions, &req, &id.as_ref()) {
+            Ok(path) => path,
+            Err(e) => {
+                drop(sessions);
+                pr_info!(
+                    "rtrs server: connection {}/{} refused: {:?}\n",
+                    cid,
+                    req.cid_num.get(),
+                    e
+                );
+                let _ = id.as_ref().reject(&reject_data(e));
+                return;
+            }
+        };
+        events.set_path(&path);
+        let created = con::create_con(&path, cid, &id.as_ref());
+        let accepted = created.and_then(|con| {
+            let rsp = ConnRsp::accept(
+                path.queue_depth,
+                MAX_CHUNK_SIZE.get() as u32 - MAX_HDR_SIZE,
+                MAX_HDR_SIZE,
+                if ALWAYS_INVALIDATE.get() {
+                    RTRS_MSG_NEW_RKEY_F
+                } else {
+                    0
+                },
+            )
+            .encode();
+            let params = ConnParams {
+                private_data: &rsp,
+                responder_resources: 0,
+                initiator_depth: 0,
+                retry_count: 0,
+                rnr_retry_count: 7,
+                flow_control: false,
+            };
+            id.as_ref().accept(&params)?;
+            Ok(con)
+        });
+        match accepted {
+            Ok(con) => {
+                let mut inner = path.inner.lock();
+                if let Some(slot) = inner.cons.get_mut(cid as usize) {
+                    *slot = Some(con::SrvCon { id, qp: con });
+                }
+            }
+            Err(e) => {
+                pr_err!("rtrs server: connection {} set-up: {:?}\n", cid, e);
+                let _ = id.as_ref().reject(&reject_data(e));
+                // The whole path goes (as upstream), after the lock; this
+                // id is dropped inside its request: the core destroys it.
+                drop(id);
+                drop(sessions);
+                path.close();
+            }
+        }
+    }
+}

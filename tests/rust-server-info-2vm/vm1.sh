@@ -1,0 +1,47 @@
+# VM 1: our rnbd_server.ko (milestone 1) for the peer on VM 2.
+. "$RNBD_REPO/tests/lib/common.sh"
+
+ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
+[[ -f $ko ]] || fail "no $ko"
+closed() { dmesg | grep -c "rtrs server: path closed" || true; }
+
+# Phase 1: defaults (512 chunks of 128 KiB).
+insmod "$ko"
+expect_file /sys/module/rnbd_server/parameters/port_nr 1234
+expect_file /sys/module/rnbd_server/parameters/sess_queue_depth 512
+expect_file /sys/module/rnbd_server/parameters/max_chunk_size 131072
+expect_file /sys/module/rnbd_server/parameters/always_invalidate Y
+expect_file /sys/module/rnbd_server/parameters/dev_search_path /
+signal ready-512
+wait_for peer-done-512 120
+wait_until 20 test "$(closed)" -ge 1
+rmmod rnbd_server
+
+# Refused parameters, as upstream's check_module_params().
+expect_fail "Invalid parameters" insmod "$ko" max_chunk_size=12288
+expect_fail "Invalid parameters" insmod "$ko" sess_queue_depth=0
+expect_fail "Invalid parameters" insmod "$ko" sess_queue_depth=65535
+dmesg | grep -q "RDMA immediate size (28b) not enough to encode 65535 buffers" || fail "no immediate-size message"
+
+# Phase 2: 64 chunks.
+insmod "$ko" sess_queue_depth=64
+signal ready-64
+wait_for peer-cycles-done 300
+n=$(closed)
+log "paths closed so far: $n"
+((n >= 7)) || fail "expected >= 7 closed paths, saw $n"
+dmesg | grep -q "connection(s), queue depth 64" || fail "no connected path of queue depth 64"
+
+# Unload with a session up (the peer holds it, waiting for SESS_INFO).
+wait_for peer-holding 120
+wait_until 30 grep -q "INFO_RSP sent (64 chunk MRs)" <(dmesg | tail -n 20)
+rmmod rnbd_server
+dmesg | grep -q "rtrs server closed, 1 path(s) closed at exit" || fail "no path closed at exit"
+signal server-unloaded
+
+# 10 load/unload cycles.
+for i in $(seq 10); do
+    insmod "$ko" sess_queue_depth=64
+    rmmod rnbd_server
+done
+summary "rnbd_server: INFO exchange at queue depth 512 and 64, $n paths closed on disconnect, unload with a session up, 3 refused loads, 10 load/unload cycles"
