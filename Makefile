@@ -58,7 +58,7 @@ check:
 	cargo fmt --all -- --check
 	cargo fmt --manifest-path tools/wire/fuzz/Cargo.toml -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	rustfmt --check --edition 2021 $(wildcard tests/modules/*/*_main.rs) kernel/rust/kernel_ext/mod.rs
+	rustfmt --check --edition 2021 $(wildcard tests/modules/*/*_main.rs rnbd/*/*_main.rs) kernel/rust/kernel_ext/mod.rs
 
 clean:
 	tools/kernel/modules.sh clean

@@ -69,7 +69,11 @@ impl CmHandler for ConEvents {
                     path.close();
                 }
             }
-            other => pr_info!("rtrs server: connection {}: ignored {:?}\n", self.cid, other),
+            other => pr_info!(
+                "rtrs server: connection {}: ignored {:?}\n",
+                self.cid,
+                other
+            ),
         }
     }
 }
@@ -94,7 +98,11 @@ fn caps(cid: u16, queue_depth: u32, max_qp_wr: u32) -> QpCaps {
 
 /// Creates connection `cid`'s CQ and QP on the path's PD; connection 0
 /// gets the INFO_REQ receive (`post_recv_info_req()`).
-pub(crate) fn create_con(path: &Arc<SrvPath>, cid: u16, id: &CmIdRef<'_>) -> Result<Arc<QueuePair>> {
+pub(crate) fn create_con(
+    path: &Arc<SrvPath>,
+    cid: u16,
+    id: &CmIdRef<'_>,
+) -> Result<Arc<QueuePair>> {
     let device = id.device().ok_or(ENODEV)?;
     let caps = caps(cid, u32::from(path.queue_depth), device.max_qp_wr());
     let entries = (caps.max_send_wr + caps.max_recv_wr).min(device.max_cqe());

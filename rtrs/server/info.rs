@@ -53,7 +53,11 @@ impl Completion for RegChain {
 
 /// Why INFO_REQ processing closes the path.
 fn fail(path: &Arc<SrvPath>, what: &str, err: Error) {
-    pr_err!("rtrs server: INFO_REQ: {}: {:?}, closing the path\n", what, err);
+    pr_err!(
+        "rtrs server: INFO_REQ: {}: {:?}, closing the path\n",
+        what,
+        err
+    );
     path.close();
 }
 
@@ -81,8 +85,7 @@ fn take_name(path: &Arc<SrvPath>, req: InfoReq) -> Result<Arc<QueuePair>> {
         s.paths_uuid != path.paths_uuid
             && s.paths().any(|p| {
                 !Arc::ptr_eq(p, path)
-                    && p
-                        .inner
+                    && p.inner
                         .lock()
                         .name
                         .as_ref()
@@ -141,7 +144,10 @@ fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
     for (_, mr) in taken.iter_mut() {
         // A new rkey before the first REG_MR, as `ib_inc_rkey` upstream.
         let _ = mr.update_key();
-        descs.push(SgDesc::new(mr.iova(), mr.rkey(), mr.length() as u32), GFP_KERNEL)?;
+        descs.push(
+            SgDesc::new(mr.iova(), mr.rkey(), mr.length() as u32),
+            GFP_KERNEL,
+        )?;
     }
     let len = InfoRsp::encode_with_descs(&descs, rsp.as_mut_slice()).map_err(|_| EINVAL)?;
     let mut rsp = Some((rsp, len));

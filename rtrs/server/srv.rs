@@ -3,9 +3,9 @@
 //! The server context: the listener, the sessions and their paths, and
 //! connection-request validation (`rtrs-srv.c:rtrs_rdma_connect()`).
 
+use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
-use kernel::new_mutex;
 
 use super::con::{self, ConEvents};
 use super::params::{ALWAYS_INVALIDATE, MAX_CHUNK_SIZE, SESS_QUEUE_DEPTH};

@@ -48,4 +48,4 @@ wait_for server-unloaded 120
 wait "$holder" || rc=$?
 sed "s/^/[vm$RNBD_VM] held: /" "$out.held"
 ((rc != 0 && rc != 6)) || fail "held session: exit $rc, expected a closed connection, not a timeout"
-summary "peer: INFO exchange at queue depth 512 and 64 (3 and 1 connections), 4 bad conn reqs rejected as by the C server, 5 cycles, held session closed by the unload (exit $rc)"
+summary "peer: INFO exchange at queue depth 512 and 64 (CPUs+1 and 1 connections), 4 bad conn reqs rejected as by the C server, 5 cycles, held session closed by the unload (exit $rc)"
