@@ -121,7 +121,7 @@ fn take_name(path: &Arc<SrvPath>, req: InfoReq) -> Result<Arc<QueuePair>> {
 fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
     let qd = usize::from(path.queue_depth);
     if qd + 1 > (SERVICE_CON_QUEUE_DEPTH * 2) as usize {
-        // TODO-free limit of this milestone, see Documentation/server.md.
+        // No send-queue accounting yet: see Documentation/server.md.
         return Err(EINVAL);
     }
     let mut rsp = DmaBuffer::new(&path.pd, InfoRsp::SIZE + qd * SgDesc::SIZE, GFP_KERNEL)?;
