@@ -133,6 +133,33 @@ fn then_probe(mut s: Session) -> Result<Outcome> {
     Ok(out)
 }
 
+/// What an IO case transfers: a READ of that many bytes, or a WRITE of
+/// that many zero bytes.
+enum Transfer {
+    Read(usize),
+    Write(usize),
+}
+
+/// Opens the device with `mode`, sends the IO message `build` makes for it
+/// on an IO connection, and classifies the reply.
+fn io_case(
+    ctx: &Ctx,
+    mode: AccessMode,
+    transfer: Transfer,
+    build: impl FnOnce(&rnbd::Device) -> Io,
+) -> Result<Outcome> {
+    let (mut s, dev) = session(ctx, Some(mode))?;
+    let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
+    let m = build(&d).encode();
+    let slot = s.get_slot()?;
+    let cid = s.next_io_cid();
+    match transfer {
+        Transfer::Read(len) => s.send_read(cid, slot, len, &m)?,
+        Transfer::Write(len) => s.send_write(cid, slot, &vec![0u8; len], &m)?,
+    }
+    finish(s, slot, Some(d))
+}
+
 fn io_msg(dev: &rnbd::Device, sector: u64, op: Op, bi_size: u32) -> Io {
     let rw = Rw {
         op,
@@ -375,13 +402,9 @@ pub fn cases() -> Vec<Case> {
             what: "READ 4 KiB at sector = nsectors",
             ci: true,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let m = io_msg(&d, d.rsp.nsectors.get(), Op::Read, 4096).encode();
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_read(cid, slot, 4096, &m)?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Read(4096), |d| {
+                    io_msg(d, d.rsp.nsectors.get(), Op::Read, 4096)
+                })
             },
         },
         Case {
@@ -389,13 +412,9 @@ pub fn cases() -> Vec<Case> {
             what: "READ 8 KiB starting 4 KiB before the end",
             ci: true,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let m = io_msg(&d, d.rsp.nsectors.get() - 8, Op::Read, 8192).encode();
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_read(cid, slot, 8192, &m)?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Read(8192), |d| {
+                    io_msg(d, d.rsp.nsectors.get() - 8, Op::Read, 8192)
+                })
             },
         },
         Case {
@@ -403,13 +422,9 @@ pub fn cases() -> Vec<Case> {
             what: "READ 4 KiB at sector 2^63",
             ci: true,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let m = io_msg(&d, 1 << 63, Op::Read, 4096).encode();
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_read(cid, slot, 4096, &m)?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Read(4096), |d| {
+                    io_msg(d, 1 << 63, Op::Read, 4096)
+                })
             },
         },
         Case {
@@ -417,13 +432,9 @@ pub fn cases() -> Vec<Case> {
             what: "WRITE of 4 KiB data with bi_size 8 KiB (end of the device)",
             ci: true,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Rw))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let m = io_msg(&d, d.rsp.nsectors.get() - 16, Op::Write, 8192).encode();
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_write(cid, slot, &[0u8; 4096], &m)?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Rw, Transfer::Write(4096), |d| {
+                    io_msg(d, d.rsp.nsectors.get() - 16, Op::Write, 8192)
+                })
             },
         },
         Case {
@@ -431,13 +442,9 @@ pub fn cases() -> Vec<Case> {
             what: "READ of 100 bytes (not a sector multiple; C server on brd: WARNING in brd_submit_bio)",
             ci: false,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let m = io_msg(&d, 0, Op::Read, 100).encode();
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_read(cid, slot, 100, &m)?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Read(100), |d| {
+                    io_msg(d, 0, Op::Read, 100)
+                })
             },
         },
         Case {
@@ -445,13 +452,9 @@ pub fn cases() -> Vec<Case> {
             what: "WRITE 4 KiB through a read-only open (end of the device)",
             ci: true,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let m = io_msg(&d, d.rsp.nsectors.get() - 8, Op::Write, 4096).encode();
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_write(cid, slot, &[0u8; 4096], &m)?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Write(4096), |d| {
+                    io_msg(d, d.rsp.nsectors.get() - 8, Op::Write, 4096)
+                })
             },
         },
         Case {
@@ -459,14 +462,11 @@ pub fn cases() -> Vec<Case> {
             what: "READ with device_id 12345",
             ci: true,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let mut m = io_msg(&d, 0, Op::Read, 4096);
-                m.device_id.set(12345);
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_read(cid, slot, 4096, &m.encode())?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Read(4096), |d| {
+                    let mut m = io_msg(d, 0, Op::Read, 4096);
+                    m.device_id.set(12345);
+                    m
+                })
             },
         },
         Case {
@@ -474,14 +474,11 @@ pub fn cases() -> Vec<Case> {
             what: "READ with rw op 0x77 (C server: WARN, then a READ bio)",
             ci: false,
             run: |c| {
-                let (mut s, dev) = session(c, Some(AccessMode::Ro))?;
-                let d = dev.ok_or_else(|| Error::new(Kind::Other, "no device"))?;
-                let mut m = io_msg(&d, 0, Op::Read, 4096);
-                m.rw.set(0x177);
-                let slot = s.get_slot()?;
-                let cid = s.next_io_cid();
-                s.send_read(cid, slot, 4096, &m.encode())?;
-                finish(s, slot, Some(d))
+                io_case(c, AccessMode::Ro, Transfer::Read(4096), |d| {
+                    let mut m = io_msg(d, 0, Op::Read, 4096);
+                    m.rw.set(0x177);
+                    m
+                })
             },
         },
         Case {
