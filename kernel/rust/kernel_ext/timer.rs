@@ -30,7 +30,7 @@ use kernel::sync::{Arc, LockClassKey};
 use kernel::time::msecs_to_jiffies;
 use kernel::types::Opaque;
 
-use super::sync::{class_key_ptr, SpinLockIrq, ARMED};
+use super::sync::{class_key_ptr, Gate, SpinLockIrq, ARMED};
 
 /// What runs when a [`Timer<Self, ID>`] field of `Self` expires. `ID`
 /// tells apart several timers of one type.
@@ -38,22 +38,6 @@ pub trait TimerItem<const ID: u64 = 0>: Send + Sync + Sized + 'static {
     /// Runs in softirq context (must not sleep), with the reference the
     /// armed timer held.
     fn expired(this: Arc<Self>);
-}
-
-/// Whether arming is refused. Protected by `Timer::gate` (an irqsave
-/// spinlock: timers are armed from any context, their own callback
-/// included).
-struct Gate {
-    /// Set by `disable_sync`, cleared by `enable`.
-    disabled: bool,
-    /// Number of cancels waiting for the timer to stop.
-    cancelling: u32,
-}
-
-impl Gate {
-    fn blocked(&self) -> bool {
-        self.disabled || self.cancelling != 0
-    }
 }
 
 /// Creates a [`Timer`] initialiser with the given name (or file and line)
@@ -159,7 +143,7 @@ impl<T: TimerItem<ID>, const ID: u64> Timer<T, ID> {
             owner: AtomicPtr::new(ptr::null_mut()),
             running: AtomicPtr::new(ptr::null_mut()),
             gate <- SpinLockIrq::new(
-                Gate { disabled: false, cancelling: 0 },
+                Gate::default(),
                 kernel::c_str!("Timer::gate"),
                 keys[1],
             ),

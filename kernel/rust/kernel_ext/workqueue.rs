@@ -48,7 +48,7 @@ use kernel::time::msecs_to_jiffies;
 use kernel::types::Opaque;
 use kernel::workqueue::Queue;
 
-use super::sync::{class_key_ptr, SpinLockIrq, ARMED};
+use super::sync::{class_key_ptr, Gate, SpinLockIrq, ARMED};
 
 /// `alloc_workqueue` flags (`WQ_*`).
 pub mod flags {
@@ -192,21 +192,6 @@ pub trait DelayedWorkItem<const ID: u64 = 0>: Send + Sync + Sized + 'static {
     fn run(this: Arc<Self>);
 }
 
-/// Whether queueing is refused. Protected by `DelayedWork::gate` (an
-/// irqsave spinlock: works are queued from any context).
-struct Gate {
-    /// Set by `disable_sync`, cleared by `enable`.
-    disabled: bool,
-    /// Number of cancels waiting for the work to stop.
-    cancelling: u32,
-}
-
-impl Gate {
-    fn blocked(&self) -> bool {
-        self.disabled || self.cancelling != 0
-    }
-}
-
 /// Creates a [`DelayedWork`] initialiser on `queue` (anything
 /// `Into<QueueRef>`: `kernel::workqueue::system()`, an
 /// `Arc<Workqueue>`), with the given name (or file and line) and lock
@@ -323,7 +308,7 @@ impl<T: DelayedWorkItem<ID>, const ID: u64> DelayedWork<T, ID> {
             owner: AtomicPtr::new(ptr::null_mut()),
             queue: queue.into(),
             gate <- SpinLockIrq::new(
-                Gate { disabled: false, cancelling: 0 },
+                Gate::default(),
                 kernel::c_str!("DelayedWork::gate"),
                 keys[2],
             ),

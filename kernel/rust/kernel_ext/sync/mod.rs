@@ -37,6 +37,23 @@ pub fn armed_callbacks() -> usize {
     ARMED.load(Ordering::Relaxed)
 }
 
+/// Whether a delayed work or timer may be queued or armed: kept under the
+/// owner's irqsave lock (`gate`), since both are queued or armed from any
+/// context, their own callback included.
+#[derive(Default)]
+pub(crate) struct Gate {
+    /// Set by `disable_sync`, cleared by `enable`.
+    pub(crate) disabled: bool,
+    /// Number of cancels waiting for the work or timer to stop.
+    pub(crate) cancelling: u32,
+}
+
+impl Gate {
+    pub(crate) fn blocked(&self) -> bool {
+        self.disabled || self.cancelling != 0
+    }
+}
+
 /// The C `lock_class_key` of a [`LockClassKey`] (6.12 keeps its own
 /// accessor crate-private), for C initialisers that take one.
 pub(crate) fn class_key_ptr(key: &'static LockClassKey) -> *mut bindings::lock_class_key {
