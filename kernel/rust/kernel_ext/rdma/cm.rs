@@ -15,6 +15,10 @@
 //!   `rdma_destroy_id` there: the handle marks the id, and the event
 //!   wrapper hands the destruction to the [`CmContext`]'s workqueue,
 //!   whose `rdma_destroy_id` waits for the handler to return;
+//! - dropping it inside *another* id's event (say, a connection closing
+//!   the other connections of its path) defers it the same way: a second
+//!   `rdma_destroy_id` there would take another `handler_mutex` inside
+//!   the first, and two handlers doing that to each other deadlock;
 //! - inside the connect request that created it (and for a request the
 //!   listener's handler neither adopts nor rejects) the wrapper returns
 //!   non-zero and the core destroys the new id, while the listener,
@@ -155,7 +159,10 @@ const OWNER_DESTROYS: u8 = 1;
 /// defers the destruction to the context's workqueue (or, in a connect
 /// request, returns non-zero so that the core destroys it).
 const DEFERRED: u8 = 2;
-/// Which of the three states above the id is in.
+/// The handle was dropped inside another id's event: its destruction is
+/// queued on the context's workqueue already.
+const QUEUED: u8 = 3;
+/// Which of the states above the id is in.
 const STATE_MASK: u8 = 3;
 /// Or'ed into `ALIVE` while `create_qp` runs: a release waits for it, so
 /// no QP is created on an id that is going away.
@@ -254,15 +261,30 @@ impl<H> IdInner<H> {
         ptr::from_ref(task).cast_mut()
     }
 
-    /// Releases the id: destroys it now, or, inside its own event, marks
-    /// it for the event wrapper to defer. The id's reference on `self`
-    /// goes with it.
-    fn release(this: &Arc<Self>) {
-        let inside_own_event = this.in_event.load(Ordering::Acquire) == Self::current_task();
-        let (want, destroy_now) = if inside_own_event {
-            (DEFERRED, false)
+    /// Releases the id: destroys it now; inside its own event, marks it
+    /// for the event wrapper to defer; inside another id's event (of any
+    /// context of this module), defers it at once. The id's reference on
+    /// `self` goes with it.
+    fn release(this: &Arc<Self>)
+    where
+        H: Send + Sync + 'static,
+    {
+        let task = Self::current_task();
+        let inside_own_event = this.in_event.load(Ordering::Acquire) == task;
+        // `rdma_destroy_id` inside another id's handler would take a
+        // second `handler_mutex` (lockdep: recursive locking; and a real
+        // ABBA deadlock when two handlers destroy each other's ids).
+        let slot = if !inside_own_event && handlers::running_in(task) {
+            KBox::new_uninit(GFP_KERNEL).ok()
         } else {
-            (OWNER_DESTROYS, true)
+            None
+        };
+        let want = if inside_own_event {
+            DEFERRED
+        } else if slot.is_some() {
+            QUEUED
+        } else {
+            OWNER_DESTROYS
         };
         loop {
             match this
@@ -278,11 +300,21 @@ impl<H> IdInner<H> {
                 Err(_) => return,
             }
         }
-        if destroy_now {
-            this.destroy_id();
-            // SAFETY: The id held one reference on us (`into_raw` when it
-            // was created or adopted); no event can use it any more.
-            drop(unsafe { Arc::from_raw(ptr::from_ref::<Self>(this)) });
+        match (want, slot) {
+            (QUEUED, Some(slot)) => {
+                // SAFETY: The state is QUEUED: nobody else destroys the id
+                // or takes its reference, which the deferred work gets.
+                let inner = unsafe { Arc::from_raw(ptr::from_ref::<Self>(this)) };
+                defer(slot, inner);
+            }
+            (OWNER_DESTROYS, _) => {
+                this.destroy_id();
+                // SAFETY: The id held one reference on us (`into_raw` when
+                // it was created or adopted); no event can use it any more.
+                drop(unsafe { Arc::from_raw(ptr::from_ref::<Self>(this)) });
+            }
+            // DEFERRED: the event wrapper takes it from here.
+            _ => {}
         }
     }
 
@@ -719,12 +751,45 @@ impl<H: CmHandler> Drop for CmId<H> {
 /// Runs a handler call with the id marked as in its own event, and says
 /// whether the core must destroy the id afterwards.
 fn in_event<H>(inner: &IdInner<H>, call: impl FnOnce()) -> bool {
-    let previous = inner
-        .in_event
-        .swap(IdInner::<H>::current_task(), Ordering::AcqRel);
-    call();
+    let task = IdInner::<H>::current_task();
+    let previous = inner.in_event.swap(task, Ordering::AcqRel);
+    handlers::run_as_handler(task, call);
     inner.in_event.store(previous, Ordering::Release);
     inner.state.load(Ordering::Acquire) & STATE_MASK == DEFERRED
+}
+
+/// The tasks running one of this module's CM event handlers, so that an id
+/// dropped inside a handler (of another id) is destroyed from the
+/// workqueue instead.
+mod handlers {
+    use core::ptr;
+    use core::sync::atomic::{AtomicPtr, Ordering};
+
+    use kernel::task::Task;
+
+    /// More than the CM's event threads that can run our handlers at once;
+    /// a handler that finds no free slot runs unregistered, and an id
+    /// dropped there is destroyed synchronously (as before this list).
+    const SLOTS: usize = 64;
+
+    static RUNNING: [AtomicPtr<Task>; SLOTS] = [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS];
+
+    /// Runs `call` with `task` registered as inside a handler.
+    pub(super) fn run_as_handler(task: *mut Task, call: impl FnOnce()) {
+        let slot = RUNNING.iter().find(|slot| {
+            slot.compare_exchange(ptr::null_mut(), task, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        call();
+        if let Some(slot) = slot {
+            slot.store(ptr::null_mut(), Ordering::Release);
+        }
+    }
+
+    /// Whether `task` is inside one of our handlers.
+    pub(super) fn running_in(task: *mut Task) -> bool {
+        RUNNING.iter().any(|slot| slot.load(Ordering::Acquire) == task)
+    }
 }
 
 /// The CM event handler of ids owned by [`CmId<H>`].
@@ -892,7 +957,9 @@ unsafe extern "C" fn listener_event<L: ListenHandler>(
         raw: unsafe { &*event },
     };
     if event.kind() != CmEventKind::ConnectRequest {
-        listener.handler.event(&event);
+        handlers::run_as_handler(IdInner::<Arc<L>>::current_task(), || {
+            listener.handler.event(&event)
+        });
         return 0;
     }
     let mut adopted: Option<Arc<dyn AdoptedState>> = None;
@@ -902,7 +969,9 @@ unsafe extern "C" fn listener_event<L: ListenHandler>(
         context: listener.context,
         adopted: &mut adopted,
     };
-    listener.handler.connect_request(request, &event);
+    handlers::run_as_handler(IdInner::<Arc<L>>::current_task(), || {
+        listener.handler.connect_request(request, &event)
+    });
     match adopted {
         // Not adopted (left alone or rejected): the core destroys it.
         None => 1,
