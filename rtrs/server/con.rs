@@ -20,7 +20,9 @@ use crate::wire::{InfoReq, SERVICE_CON_QUEUE_DEPTH};
 
 /// An accepted connection of a path.
 pub(crate) struct SrvCon {
-    pub(crate) id: CmId<ConEvents>,
+    /// Owned only to be dropped: that disconnects and destroys the
+    /// connection (from the layer's workqueue when inside a CM event).
+    pub(crate) _id: CmId<ConEvents>,
     pub(crate) qp: Arc<QueuePair>,
 }
 

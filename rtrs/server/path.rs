@@ -147,11 +147,12 @@ impl SrvPath {
         };
         // The INFO work may wait for the sessions lock: not held here.
         self.info_work.disable_sync();
-        let mut n = 0;
-        for con in cons.iter().flatten() {
-            let _ = con.id.as_ref().disconnect();
-            n += 1;
-        }
+        // No `rdma_disconnect` of the other connections here: this runs
+        // inside one connection's CM event, where another id's state
+        // machine must not be driven (ib_cm refcount underflow on the
+        // debug kernel); destroying a connected id sends the DREQ itself,
+        // from the layer's workqueue.
+        let n = cons.iter().flatten().count();
         pr_info!(
             "rtrs server: path closed ({} connection(s), {} unhandled receive(s))\n",
             n,

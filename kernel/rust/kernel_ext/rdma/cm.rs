@@ -788,7 +788,9 @@ mod handlers {
 
     /// Whether `task` is inside one of our handlers.
     pub(super) fn running_in(task: *mut Task) -> bool {
-        RUNNING.iter().any(|slot| slot.load(Ordering::Acquire) == task)
+        RUNNING
+            .iter()
+            .any(|slot| slot.load(Ordering::Acquire) == task)
     }
 }
 
