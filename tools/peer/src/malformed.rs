@@ -140,6 +140,21 @@ enum Transfer {
     Write(usize),
 }
 
+/// Sends SESS_INFO with `version` on a fresh session and classifies the
+/// answer.
+fn sess_info_case(ctx: &Ctx, version: u8) -> Result<Outcome> {
+    let mut s = Session::connect(ctx.cfg.clone())?;
+    let out = match rnbd::sess_info(&mut s, version) {
+        Ok(v) => {
+            eprintln!("rnbd-peer: server answered version {v}");
+            Outcome::Reply(0)
+        }
+        Err(e) => classify_err(e)?,
+    };
+    let _ = s.disconnect();
+    Ok(out)
+}
+
 /// Opens the device with `mode`, sends the IO message `build` makes for it
 /// on an IO connection, and classifies the reply.
 fn io_case(
@@ -304,35 +319,13 @@ pub fn cases() -> Vec<Case> {
             name: "sess-info-version-0",
             what: "SESS_INFO ver 0",
             ci: true,
-            run: |c| {
-                let mut s = Session::connect(c.cfg.clone())?;
-                let out = match rnbd::sess_info(&mut s, 0) {
-                    Ok(v) => {
-                        eprintln!("rnbd-peer: server answered version {v}");
-                        Outcome::Reply(0)
-                    }
-                    Err(e) => classify_err(e)?,
-                };
-                let _ = s.disconnect();
-                Ok(out)
-            },
+            run: |c| sess_info_case(c, 0),
         },
         Case {
             name: "sess-info-version-255",
             what: "SESS_INFO ver 255",
             ci: true,
-            run: |c| {
-                let mut s = Session::connect(c.cfg.clone())?;
-                let out = match rnbd::sess_info(&mut s, 255) {
-                    Ok(v) => {
-                        eprintln!("rnbd-peer: server answered version {v}");
-                        Outcome::Reply(0)
-                    }
-                    Err(e) => classify_err(e)?,
-                };
-                let _ = s.disconnect();
-                Ok(out)
-            },
+            run: |c| sess_info_case(c, 255),
         },
         Case {
             name: "open-dotdot",
