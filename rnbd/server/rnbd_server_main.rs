@@ -4,6 +4,8 @@
 //! Milestone 1: RTRS connection establishment and the INFO exchange
 //! (see `Documentation/server.md`).
 
+#![recursion_limit = "256"]
+
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -18,7 +20,32 @@ mod rtrs_srv;
 
 mod params;
 
+use kernel_ext::errno::EOPNOTSUPP;
 use kernel_ext::rdma::cm::CmContext;
+use rtrs_srv::ops::{SrvOps, SrvRequest, SrvSession, SrvSessionOps};
+
+/// Until the RNBD layer lands: every request is refused.
+struct Refuse;
+
+impl SrvOps for Refuse {
+    fn connected(&self, sess: &SrvSession) -> Result<Arc<dyn SrvSessionOps>> {
+        pr_info!(
+            "session '{}' connected\n",
+            kernel::str::BStr::from_bytes(sess.name())
+        );
+        Ok(Arc::new(Refuse, GFP_KERNEL)?)
+    }
+}
+
+impl SrvSessionOps for Refuse {
+    fn request(&self, req: SrvRequest) {
+        req.respond(EOPNOTSUPP().to_errno());
+    }
+
+    fn disconnected(&self) {
+        pr_info!("session disconnected\n");
+    }
+}
 
 module! {
     type: RnbdServer,
@@ -40,7 +67,7 @@ impl kernel::Module for RnbdServer {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         rtrs_srv::params::check_module_params()?;
         let cm = Arc::new(CmContext::new()?, GFP_KERNEL)?;
-        let rtrs = rtrs_srv::RtrsSrv::open(&cm, params::PORT_NR.get())?;
+        let rtrs = rtrs_srv::RtrsSrv::open(&cm, params::PORT_NR.get(), Arc::new(Refuse, GFP_KERNEL)?)?;
         Ok(RnbdServer {
             rtrs: Some(rtrs),
             _cm: cm,

@@ -15,8 +15,12 @@ use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::cm::{CmEvent, CmEventKind, CmHandler, CmId, CmIdRef};
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::verbs::{CompletionQueue, QpCaps};
-use crate::kernel_ext::rdma::wr::{Completion, Dst, WorkCompletion, Wr};
-use crate::wire::{InfoReq, SERVICE_CON_QUEUE_DEPTH};
+use crate::kernel_ext::rdma::wr::{
+    Completion, Dst, Remote, WcOpcode, WcStatus, WorkCompletion, Wr,
+};
+use crate::wire::{Imm, InfoReq, SERVICE_CON_QUEUE_DEPTH};
+
+use super::io;
 
 /// An accepted connection of a path.
 pub(crate) struct SrvCon {
@@ -109,12 +113,15 @@ pub(crate) fn create_con(
     let caps = caps(cid, u32::from(path.queue_depth), device.max_qp_wr());
     let entries = (caps.max_send_wr + caps.max_recv_wr).min(device.max_cqe());
     let vectors = device.num_comp_vectors().max(1);
-    let cq = CompletionQueue::new(device, entries, u32::from(cid) % vectors)?;
+    // Completions in process context, as upstream (`IB_POLL_WORKQUEUE`):
+    // requests are processed there, and may submit bios.
+    let cq = CompletionQueue::new_in_workqueue(device, entries, u32::from(cid) % vectors)?;
     let qp = id.create_qp(&path.pd, &cq, &cq, caps)?;
     if cid == 0 {
         let op = Wr::new(
             RecvOp {
                 path: path.clone(),
+                qp: None,
                 buf: Some(DmaBuffer::new(&path.pd, InfoReq::SIZE, GFP_KERNEL)?),
             },
             GFP_KERNEL,
@@ -134,35 +141,97 @@ pub(crate) fn post_recv(qp: &QueuePair, op: KBox<Wr<RecvOp>>) -> Result {
     .map_err(|e| e.error)
 }
 
-/// A posted receive: the INFO_REQ buffer, or an empty one.
+/// A posted receive: the INFO_REQ buffer, or an empty one (with the QP
+/// it is posted on, to answer on and to re-post).
 pub(crate) struct RecvOp {
     pub(crate) path: Arc<SrvPath>,
+    pub(crate) qp: Option<Arc<QueuePair>>,
     pub(crate) buf: Option<DmaBuffer>,
+}
+
+/// A heartbeat or heartbeat answer: an empty RDMA WRITE_WITH_IMM.
+struct HbOp;
+
+impl Completion for HbOp {
+    fn complete(_op: KBox<Wr<Self>>, _wc: &WorkCompletion<'_>) {}
+}
+
+/// Sends HB_MSG or HB_ACK on `qp` (`rtrs_send_hb_ack()`, `hb_work()`).
+pub(crate) fn send_heartbeat(qp: &QueuePair, imm: Imm) {
+    let Ok(imm) = imm.encode() else {
+        return;
+    };
+    let Ok(op) = Wr::new(HbOp, GFP_KERNEL) else {
+        return;
+    };
+    // A failure shows as missed heartbeats.
+    let _ = qp.post_send(op, |_, chain| {
+        chain.write_imm(&[], Remote { addr: 0, rkey: 0 }, imm)
+    });
 }
 
 impl Completion for RecvOp {
     fn complete(op: KBox<Wr<Self>>, wc: &WorkCompletion<'_>) {
         if !wc.is_success() {
             // Flushed at teardown (or failed): not reposted.
+            if wc.status() != WcStatus::Flushed && !op.path.is_closing() {
+                pr_err!("rtrs server: receive failed: {}, closing the path\n", wc.status_text());
+                op.path.close_async();
+            }
             return;
         }
-        let path = &op.path;
-        match op.buf.as_ref() {
-            Some(buf) => {
-                // INFO_REQ: checked and answered by the INFO work.
-                let len = (wc.byte_len() as usize).min(buf.len());
-                let mut bytes = [0u8; InfoReq::SIZE];
-                bytes[..len].copy_from_slice(&buf.as_slice()[..len]);
-                *path.info_req.lock() = Some((bytes, len));
-                if !matches!(path.info_work.enqueue(path, 0), Ok(true)) {
-                    pr_info!("rtrs server: INFO_REQ not processed (path closing)\n");
+        if op.buf.is_some() {
+            info_req(op, wc);
+            return;
+        }
+        let path = op.path.clone();
+        let Some(qp) = op.qp.clone() else {
+            return;
+        };
+        match (wc.opcode(), wc.imm_data()) {
+            (WcOpcode::RecvRdmaWithImm, Some(imm)) => {
+                path.hb_missed.store(0, Ordering::Relaxed);
+                // The receive goes back first (`rtrs_post_recv_empty()`).
+                if let Err(e) = post_recv(&qp, op) {
+                    if !qp.is_closed() {
+                        pr_err!("rtrs server: receive not re-posted: {:?}\n", e);
+                        path.close_async();
+                    }
+                    return;
+                }
+                match Imm::decode(imm) {
+                    Ok(Imm::IoReq { payload }) => io::io_req(&path, &qp, payload),
+                    Ok(Imm::HbMsg) => send_heartbeat(&qp, Imm::HbAck),
+                    Ok(Imm::HbAck) => {}
+                    _ => {
+                        // As upstream: logged, ignored.
+                        path.unhandled.fetch_add(1, Ordering::Relaxed);
+                        pr_warn!("rtrs server: unknown immediate {:#x} ignored\n", imm);
+                    }
                 }
             }
-            None => {
+            _ => {
+                // A SEND without immediate: nothing of RTRS; re-posted.
                 path.unhandled.fetch_add(1, Ordering::Relaxed);
+                let _ = post_recv(&qp, op);
             }
         }
-        // `op` (an Arc of the path) drops here; the path's last reference
-        // is held by its ids' handlers, never by a receive.
     }
+}
+
+/// INFO_REQ: checked and answered by the INFO work.
+fn info_req(op: KBox<Wr<RecvOp>>, wc: &WorkCompletion<'_>) {
+    let path = &op.path;
+    let Some(buf) = op.buf.as_ref() else {
+        return;
+    };
+    let len = (wc.byte_len() as usize).min(buf.len());
+    let mut bytes = [0u8; InfoReq::SIZE];
+    bytes[..len].copy_from_slice(&buf.as_slice()[..len]);
+    *path.info_req.lock() = Some((bytes, len));
+    if !matches!(path.info_work.enqueue(path, 0), Ok(true)) {
+        pr_info!("rtrs server: INFO_REQ not processed (path closing)\n");
+    }
+    // `op` (an Arc of the path) drops here; the path's last reference is
+    // held by its ids' handlers, never by a receive.
 }

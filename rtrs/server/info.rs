@@ -8,9 +8,10 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::con::{self, RecvOp};
-use super::path::{PathState, SrvPath};
+use super::io::Chunk;
+use super::path::{PathState, SrvPath, INFO_WORK};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
-use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
+use crate::kernel_ext::rdma::mr::MrAccess;
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::wr::{Completion, Src, WorkCompletion, Wr, MAX_CHAIN};
 use crate::kernel_ext::workqueue::DelayedWorkItem;
@@ -20,16 +21,16 @@ use crate::wire::{InfoReq, InfoRsp, SgDesc, SERVICE_CON_QUEUE_DEPTH};
 /// INFO_RSP SEND.
 struct RegChain {
     path: Arc<SrvPath>,
-    /// (buffer id, MR): at most `MAX_CHAIN` (one less with `rsp`).
-    mrs: KVec<(usize, FrMr)>,
+    /// (buffer id, chunk): at most `MAX_CHAIN` (one less with `rsp`).
+    mrs: KVec<(usize, Chunk)>,
     rsp: Option<(DmaBuffer, usize)>,
 }
 
 impl RegChain {
-    /// Gives the MRs back to the path (any context).
+    /// Gives the chunks back to the path (any context).
     fn park(self) {
-        for (index, mr) in self.mrs {
-            self.path.park_mr(index, mr);
+        for (index, chunk) in self.mrs {
+            self.path.park_chunk(index, chunk);
         }
     }
 }
@@ -62,11 +63,12 @@ fn fail(path: &Arc<SrvPath>, what: &str, err: Error) {
 }
 
 /// Posts `count` empty receives (`post_recv_path()`).
-fn post_empty_recvs(path: &Arc<SrvPath>, qp: &QueuePair, count: u32) -> Result {
+fn post_empty_recvs(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, count: u32) -> Result {
     for _ in 0..count {
         let op = Wr::new(
             RecvOp {
                 path: path.clone(),
+                qp: Some(qp.clone()),
                 buf: None,
             },
             GFP_KERNEL,
@@ -126,22 +128,22 @@ fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
     }
     let mut rsp = DmaBuffer::new(&path.pd, InfoRsp::SIZE + qd * SgDesc::SIZE, GFP_KERNEL)?;
     let mut descs = KVec::with_capacity(qd, GFP_KERNEL)?;
-    let mut taken: KVec<(usize, FrMr)> = KVec::with_capacity(qd, GFP_KERNEL)?;
+    let mut taken: KVec<(usize, Chunk)> = KVec::with_capacity(qd, GFP_KERNEL)?;
     {
-        let mut mrs = path.mrs.lock();
-        for (index, slot) in mrs.iter_mut().enumerate() {
-            if let Some(mr) = slot.take() {
-                taken.push((index, mr), GFP_ATOMIC)?;
+        let mut chunks = path.chunks.lock();
+        for (index, slot) in chunks.iter_mut().enumerate() {
+            if let Some(chunk) = slot.take() {
+                taken.push((index, chunk), GFP_ATOMIC)?;
             }
         }
     }
     if taken.len() != qd {
-        for (index, mr) in taken {
-            path.park_mr(index, mr);
+        for (index, chunk) in taken {
+            path.park_chunk(index, chunk);
         }
         return Err(EBUSY);
     }
-    for (_, mr) in taken.iter_mut() {
+    for (_, Chunk { mr, .. }) in taken.iter_mut() {
         // A new rkey before the first REG_MR, as `ib_inc_rkey` upstream.
         let _ = mr.update_key();
         descs.push(
@@ -173,8 +175,8 @@ fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
             GFP_KERNEL,
         )?;
         let posted = qp.post_send(op, |op, chain| {
-            for (_, mr) in op.mrs.iter() {
-                chain.reg_mr(mr, access)?;
+            for (_, chunk) in op.mrs.iter() {
+                chain.reg_mr(&chunk.mr, access)?;
             }
             if let Some((buf, len)) = op.rsp.as_ref() {
                 chain.send(&[Src::range(buf, 0, *len)?])?;
@@ -185,8 +187,8 @@ fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
             if let Some(op) = e.wr {
                 Wr::into_inner(op).park();
             }
-            for (index, mr) in rest {
-                path.park_mr(index, mr);
+            for (index, chunk) in rest {
+                path.park_chunk(index, chunk);
             }
             return Err(e.error);
         }
@@ -196,7 +198,7 @@ fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
     }
 }
 
-impl DelayedWorkItem for SrvPath {
+impl DelayedWorkItem<INFO_WORK> for SrvPath {
     fn run(path: Arc<SrvPath>) {
         let Some((bytes, len)) = path.info_req.lock().take() else {
             return;
@@ -213,6 +215,12 @@ impl DelayedWorkItem for SrvPath {
             Ok(qp) => qp,
             Err(e) => return fail(&path, "path", e),
         };
+        // `rtrs_srv_path_up()`: the first path of a session tells the
+        // user, before the client can send a request.
+        if let Err(e) = path.sess.path_up(&path.ctx, req.pathname()) {
+            return fail(&path, "link event", e);
+        }
+        path.start_heartbeat();
         match send_info_rsp(&path, &qp) {
             Ok(()) => pr_info!(
                 "rtrs server: path of session '{}' connected: {} connection(s), queue depth {}\n",

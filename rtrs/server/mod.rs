@@ -7,6 +7,8 @@
 
 mod con;
 mod info;
+mod io;
+pub(crate) mod ops;
 pub(crate) mod params;
 mod path;
 mod srv;

@@ -4,21 +4,40 @@
 //! path (`sess_uuid`), its protection domain and the chunk MRs the client
 //! writes into, and its closing.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use super::con::SrvCon;
+use super::io::Chunk;
+use super::ops::SrvSessionOps;
 use super::params::MAX_CHUNK_SIZE;
-use super::srv::SrvCtx;
+use super::srv::{SessShared, SrvCtx};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::FrMr;
 use crate::kernel_ext::rdma::verbs::{DeviceRef, ProtectionDomain};
 use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
-use crate::wire::{ConnReq, InfoReq, Uuid};
+use crate::kernel_ext::workqueue::DelayedWorkItem;
+use crate::wire::{ConnReq, InfoReq, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX};
+
+/// `DelayedWork` ids of a path.
+pub(crate) const INFO_WORK: u64 = 0;
+pub(crate) const HB_WORK: u64 = 1;
+pub(crate) const CLOSE_WORK: u64 = 2;
+
+/// `stats/rdma` of a path, and requests answered EINVAL for being
+/// malformed.
+#[derive(Default)]
+pub(crate) struct PathStats {
+    pub(crate) read_cnt: AtomicU64,
+    pub(crate) read_bytes: AtomicU64,
+    pub(crate) write_cnt: AtomicU64,
+    pub(crate) write_bytes: AtomicU64,
+    pub(crate) errors: AtomicU64,
+}
 
 /// `enum rtrs_srv_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +59,8 @@ pub(crate) struct PathInner {
 #[pin_data]
 pub(crate) struct SrvPath {
     pub(crate) ctx: Arc<SrvCtx>,
+    /// The session's shared part (its user); the path keeps it alive.
+    pub(crate) sess: Arc<SessShared>,
     pub(crate) sess_uuid: Uuid,
     pub(crate) paths_uuid: Uuid,
     pub(crate) con_num: u16,
@@ -49,24 +70,36 @@ pub(crate) struct SrvPath {
     /// INFO work, module exit), taken after `SrvCtx::sessions`.
     #[pin]
     pub(crate) inner: Mutex<PathInner>,
-    /// The chunk MRs (`always_invalidate=Y` layout: one per chunk, index =
-    /// buffer id) while no request holds them; REG_MR chains own them
-    /// while posted. Taken in process context (INFO work) and in softirq
-    /// (chain completions park them back); an MR is never dropped under
-    /// it (dropping an MR sleeps): they go with the path, whose last
-    /// reference goes in process context (after its ids are destroyed).
+    /// The chunks (`always_invalidate=Y` layout: one MR per chunk, index =
+    /// buffer id) while no request holds them; requests and REG_MR chains
+    /// own them meanwhile. Taken in process context (INFO work, completion
+    /// works) and in softirq; a chunk is never dropped under it (dropping
+    /// an MR sleeps): they go with the path, whose last reference goes in
+    /// process context (after its ids are destroyed).
     #[pin]
-    pub(crate) mrs: SpinLockBh<KVec<Option<FrMr>>>,
-    /// The INFO_REQ bytes and length, from the receive completion
-    /// (softirq) to the INFO work (process context).
+    pub(crate) chunks: SpinLockBh<KVec<Option<Chunk>>>,
+    /// The INFO_REQ bytes and length, from the receive completion to the
+    /// INFO work.
     #[pin]
     pub(crate) info_req: SpinLockBh<Option<([u8; InfoReq::SIZE], usize)>>,
     /// Processes INFO_REQ in process context (`process_info_req()`).
     #[pin]
-    pub(crate) info_work: DelayedWork<SrvPath>,
-    /// Empty receives completed (heartbeats, IO, RNBD messages: not
-    /// handled yet in this milestone).
+    pub(crate) info_work: DelayedWork<SrvPath, INFO_WORK>,
+    /// Heartbeats on connection 0 (`rtrs.c:hb_work()`), every 5 s once
+    /// connected.
+    #[pin]
+    pub(crate) hb_work: DelayedWork<SrvPath, HB_WORK>,
+    /// Closes the path from contexts that must not destroy ids
+    /// (completions, heartbeats, sysfs): `close_work` upstream.
+    #[pin]
+    pub(crate) close_work: DelayedWork<SrvPath, CLOSE_WORK>,
+    /// Heartbeat ticks since something was last received.
+    pub(crate) hb_missed: AtomicU32,
+    /// Set once `close` started (read by completions without the lock).
+    pub(crate) closing: AtomicBool,
+    /// Receives that carried nothing this server handles.
     pub(crate) unhandled: AtomicU32,
+    pub(crate) stats: PathStats,
 }
 
 impl SrvPath {
@@ -75,6 +108,7 @@ impl SrvPath {
     /// (`map_cont_bufs()`).
     pub(crate) fn new(
         ctx: &Arc<SrvCtx>,
+        sess: &Arc<SessShared>,
         req: &ConnReq,
         queue_depth: u16,
         device: DeviceRef<'_>,
@@ -87,15 +121,17 @@ impl SrvPath {
         }
         let chunk = MAX_CHUNK_SIZE.get() as usize;
         let pages = (chunk.div_ceil(kernel::page::PAGE_SIZE) + 1) as u32;
-        let mut mrs = KVec::with_capacity(queue_depth as usize, GFP_KERNEL)?;
+        let mut chunks = KVec::with_capacity(queue_depth as usize, GFP_KERNEL)?;
         for _ in 0..queue_depth {
             let mut mr = FrMr::new(&pd, pages)?;
             mr.map(DmaBuffer::new(&pd, chunk, GFP_KERNEL)?)?;
-            mrs.push(Some(mr), GFP_KERNEL)?;
+            let rkey_rsp = DmaBuffer::new(&pd, RkeyRsp::SIZE, GFP_KERNEL)?;
+            chunks.push(Some(Chunk { mr, rkey_rsp }), GFP_KERNEL)?;
         }
         Arc::pin_init(
             pin_init!(SrvPath {
                 ctx: ctx.clone(),
+                sess: sess.clone(),
                 sess_uuid: req.sess_uuid,
                 paths_uuid: req.paths_uuid,
                 con_num,
@@ -106,28 +142,68 @@ impl SrvPath {
                     cons,
                     name: None,
                 }),
-                mrs <- new_spinlock_bh!(mrs),
+                chunks <- new_spinlock_bh!(chunks),
                 info_req <- new_spinlock_bh!(None),
                 info_work <- new_delayed_work!(kernel::workqueue::system(), "SrvPath::info_work"),
+                hb_work <- new_delayed_work!(kernel::workqueue::system(), "SrvPath::hb_work"),
+                close_work <- new_delayed_work!(kernel::workqueue::system(), "SrvPath::close_work"),
+                hb_missed: AtomicU32::new(0),
+                closing: AtomicBool::new(false),
                 unhandled: AtomicU32::new(0),
+                stats: PathStats::default(),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// Puts a chunk MR back (softirq or process context).
-    pub(crate) fn park_mr(&self, index: usize, mr: FrMr) {
-        let mut mrs = self.mrs.lock();
-        match mrs.get_mut(index) {
-            Some(slot @ None) => *slot = Some(mr),
+    /// Takes chunk `index` for a request or a registration; `None` if it
+    /// is in use (or out of range).
+    pub(crate) fn take_chunk(&self, index: usize) -> Option<Chunk> {
+        self.chunks.lock().get_mut(index).and_then(|slot| slot.take())
+    }
+
+    /// Puts a chunk back (any context but hard interrupts).
+    pub(crate) fn park_chunk(&self, index: usize, chunk: Chunk) {
+        let mut chunks = self.chunks.lock();
+        match chunks.get_mut(index) {
+            Some(slot @ None) => *slot = Some(chunk),
             _ => {
-                drop(mrs);
-                // Cannot happen (each index is taken once); an MR is never
-                // dropped here, where it may be softirq.
-                pr_err!("rtrs server: chunk MR {} parked twice\n", index);
-                core::mem::forget(mr);
+                drop(chunks);
+                // Cannot happen (each index is taken once); a chunk is
+                // never dropped here, where it may be softirq.
+                pr_err!("rtrs server: chunk {} parked twice\n", index);
+                core::mem::forget(chunk);
             }
         }
+    }
+
+    /// The session's user, once the session is connected.
+    pub(crate) fn user(&self) -> Option<Arc<dyn SrvSessionOps>> {
+        self.sess.user()
+    }
+
+    /// Whether the path is closing or closed (a hint).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Closes the path from a work item: for completions (whose QP the
+    /// close drains), heartbeats and sysfs.
+    pub(crate) fn close_async(self: &Arc<Self>) {
+        if !self.is_closing() {
+            let _ = self.close_work.enqueue(self, 0);
+        }
+    }
+
+    /// Starts the heartbeats (connected).
+    pub(crate) fn start_heartbeat(self: &Arc<Self>) {
+        let _ = self.hb_work.enqueue(self, RTRS_HB_INTERVAL_MS);
+    }
+
+    /// Connection 0's QP, while connected.
+    pub(crate) fn service_qp(&self) -> Option<Arc<crate::kernel_ext::rdma::qp::QueuePair>> {
+        let inner = self.inner.lock();
+        inner.cons.first()?.as_ref().map(|c| c.qp.clone())
     }
 
     /// Closes the path (`close_path()`): out of its session, every
@@ -143,10 +219,12 @@ impl SrvPath {
                 return;
             }
             inner.state = PathState::Closing;
+            self.closing.store(true, Ordering::Release);
             core::mem::replace(&mut inner.cons, KVec::new())
         };
-        // The INFO work may wait for the sessions lock: not held here.
+        // The works may wait for the sessions lock: not held here.
         self.info_work.disable_sync();
+        self.hb_work.disable_sync();
         // No `rdma_disconnect` of the other connections here: this runs
         // inside one connection's CM event, where another id's state
         // machine must not be driven (ib_cm refcount underflow on the
@@ -161,5 +239,34 @@ impl SrvPath {
         // Dropping the ids drains and destroys their QPs; the last path
         // reference goes with the last id's handler.
         drop(cons);
+    }
+}
+
+impl DelayedWorkItem<CLOSE_WORK> for SrvPath {
+    fn run(path: Arc<SrvPath>) {
+        path.close();
+    }
+}
+
+impl DelayedWorkItem<HB_WORK> for SrvPath {
+    /// `rtrs.c:hb_work()`: close after more than `RTRS_HB_MISSED_MAX`
+    /// silent ticks; send HB_MSG only when something was received since
+    /// the last one.
+    fn run(path: Arc<SrvPath>) {
+        let missed = path.hb_missed.fetch_add(1, Ordering::AcqRel);
+        if missed > RTRS_HB_MISSED_MAX {
+            pr_err!(
+                "rtrs server: heartbeat timeout ({} missed), closing the path\n",
+                missed
+            );
+            path.close();
+            return;
+        }
+        if missed == 0 {
+            if let Some(qp) = path.service_qp() {
+                super::con::send_heartbeat(&qp, crate::wire::Imm::HbMsg);
+            }
+        }
+        let _ = path.hb_work.enqueue(&path, RTRS_HB_INTERVAL_MS);
     }
 }

@@ -8,6 +8,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use super::con::{self, ConEvents};
+use super::ops::{SrvOps, SrvSessionOps};
 use super::params::{ALWAYS_INVALIDATE, MAX_CHUNK_SIZE, SESS_QUEUE_DEPTH};
 use super::path::{PathState, SrvPath};
 use crate::kernel_ext::errno::ECONNRESET;
@@ -20,9 +21,101 @@ use crate::wire::{ConnReq, ConnRsp, Uuid, MAX_PATHS_NUM, RTRS_MSG_NEW_RKEY_F};
 /// `MAX_HDR_SIZE`: the server's page size.
 pub(crate) const MAX_HDR_SIZE: u32 = kernel::page::PAGE_SIZE as u32;
 
+/// The part of a session its paths share: the user's session object.
+/// When the last path (and the session's list entry) lets go of it, the
+/// user hears `disconnected` (`rtrs_srv_path_down()` of the last path).
+#[pin_data(PinnedDrop)]
+pub(crate) struct SessShared {
+    paths_uuid: Uuid,
+    /// Set by the first path that connects. Process context (paths, the
+    /// completion works).
+    #[pin]
+    user: Mutex<Option<Arc<dyn SrvSessionOps>>>,
+}
+
+impl SessShared {
+    fn new(paths_uuid: Uuid) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(SessShared {
+                paths_uuid,
+                user <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn user(&self) -> Option<Arc<dyn SrvSessionOps>> {
+        self.user.lock().clone()
+    }
+
+    /// A path of the session connected: the first one asks the server's
+    /// user for its session object (`RTRS_SRV_LINK_EV_CONNECTED`); an
+    /// error closes that path.
+    pub(crate) fn path_up(&self, ctx: &Arc<SrvCtx>, name: &[u8]) -> Result {
+        let mut user = self.user.lock();
+        if user.is_some() {
+            return Ok(());
+        }
+        let mut owned = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+        owned.extend_from_slice(name, GFP_KERNEL)?;
+        let handle = SrvSession(Arc::new(
+            SessCore {
+                ctx: ctx.clone(),
+                paths_uuid: self.paths_uuid,
+                name: owned,
+            },
+            GFP_KERNEL,
+        )?);
+        *user = Some(ctx.ops.connected(&handle)?);
+        Ok(())
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for SessShared {
+    fn drop(self: Pin<&mut Self>) {
+        if let Some(user) = self.user.lock().take() {
+            user.disconnected();
+        }
+    }
+}
+
+struct SessCore {
+    ctx: Arc<SrvCtx>,
+    paths_uuid: Uuid,
+    name: KVec<u8>,
+}
+
+/// The user's handle of a session: its name, and closing it. Holding it
+/// does not keep the session's paths.
+#[derive(Clone)]
+pub(crate) struct SrvSession(Arc<SessCore>);
+
+impl SrvSession {
+    /// The client's session name (`rtrs_srv_get_path_name()`).
+    pub(crate) fn name(&self) -> &[u8] {
+        &self.0.name
+    }
+
+    /// Closes every path of the session (from their close works): the
+    /// user hears `disconnected` once they are gone. Process context
+    /// (takes the sessions mutex).
+    pub(crate) fn close(&self) {
+        let sessions = self.0.ctx.sessions.lock();
+        for sess in sessions.list.iter().flatten() {
+            if sess.paths_uuid == self.0.paths_uuid {
+                for path in sess.paths() {
+                    path.close_async();
+                }
+            }
+        }
+    }
+}
+
 /// A server session (`struct rtrs_srv_sess`): the paths of one client
 /// session, found by `paths_uuid`.
 pub(crate) struct SrvSess {
+    pub(crate) shared: Arc<SessShared>,
     pub(crate) paths_uuid: Uuid,
     /// `sess_queue_depth` when the session was created.
     pub(crate) queue_depth: u16,
@@ -85,6 +178,8 @@ impl Sessions {
 /// Shared by the listener, every path and the INFO works.
 #[pin_data]
 pub(crate) struct SrvCtx {
+    /// The server's user (RNBD).
+    pub(crate) ops: Arc<dyn SrvOps>,
     /// The sessions, their paths and each path's connections. Process
     /// context only: CM events, the INFO work, module exit. Lock order:
     /// this, then a path's `inner`.
@@ -126,9 +221,10 @@ pub(crate) struct RtrsSrv {
 impl RtrsSrv {
     /// Listens on `[::]:port` (dual stack, as upstream's `AF_INET6`
     /// `in6addr_any`), backlog 64.
-    pub(crate) fn open(cm: &CmContext, port: u16) -> Result<Self> {
+    pub(crate) fn open(cm: &CmContext, port: u16, ops: Arc<dyn SrvOps>) -> Result<Self> {
         let ctx = Arc::pin_init(
             pin_init!(SrvCtx {
+                ops,
                 sessions <- new_mutex!(Sessions { list: KVec::new() }),
             }),
             GFP_KERNEL,
@@ -184,6 +280,7 @@ fn find_or_create_path(
             insert(
                 &mut sessions.list,
                 SrvSess {
+                    shared: SessShared::new(req.paths_uuid)?,
                     paths_uuid: req.paths_uuid,
                     queue_depth: SESS_QUEUE_DEPTH.get() as u16,
                     paths: KVec::new(),
@@ -209,7 +306,7 @@ fn find_or_create_path(
         return Err(ECONNRESET());
     }
     let device = request_device.device().ok_or(ENODEV)?;
-    let path = SrvPath::new(ctx, req, sess.queue_depth, device);
+    let path = SrvPath::new(ctx, &sess.shared, req, sess.queue_depth, device);
     let path = match path {
         Ok(path) => path,
         Err(e) => {

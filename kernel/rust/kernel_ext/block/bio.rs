@@ -19,6 +19,7 @@ use kernel::error::{code::*, Error, Result};
 use kernel::sync::Arc;
 
 use super::bdev::Bdev;
+use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use super::{from_blk_status, IoFlags, Op, SECTOR_SIZE};
 
 /// Memory a bio reads from or writes into: one physically contiguous
@@ -57,6 +58,68 @@ unsafe impl<const N: usize> IoBuffer for KBox<[u8; N]> {
 
     fn len(&self) -> usize {
         N
+    }
+}
+
+/// A value that owns a [`DmaBuffer`] (such as an RTRS server request
+/// holding its chunk) and lends its first [`DmaWindow::window_len`] bytes
+/// to a bio through [`Window`]: the bio reads or writes the memory the
+/// RDMA device moves data through, with no copy.
+pub trait DmaWindow: Send + 'static {
+    /// The buffer (`None`: nothing to lend; the bio refuses a window
+    /// of length 0).
+    fn dma_buffer(&mut self) -> Option<&mut DmaBuffer>;
+    /// Bytes lent, from the start; at most the buffer's length.
+    fn window_len(&self) -> usize;
+}
+
+/// A [`DmaWindow`] as an [`IoBuffer`].
+///
+/// # Invariants
+///
+/// `ptr..ptr + len` lies in the buffer `value` lent at construction,
+/// which `value` keeps (nothing can call into `value` while the window
+/// holds it).
+pub struct Window<T: DmaWindow> {
+    value: T,
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: The pointer is into memory `value` owns; `T: Send`.
+unsafe impl<T: DmaWindow> Send for Window<T> {}
+
+impl<T: DmaWindow> Window<T> {
+    /// Lends `value`'s window (made visible to the CPU side first: the
+    /// RDMA device may have written it).
+    pub fn new(mut value: T) -> Self {
+        let want = value.window_len();
+        let (ptr, len) = match value.dma_buffer() {
+            Some(buffer) => {
+                let buffer = buffer.as_mut_slice();
+                (buffer.as_mut_ptr(), want.min(buffer.len()))
+            }
+            None => (core::ptr::null_mut(), 0),
+        };
+        Window { value, ptr, len }
+    }
+
+    /// The value back (after the bio ended: `Io::submit`'s `done`).
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+// SAFETY: A `DmaBuffer` is one kmalloc allocation that never moves or
+// resizes while it lives; `value` (moved in with the window, unreachable
+// from outside) keeps it; the range lies inside it (type invariant).
+unsafe impl<T: DmaWindow> IoBuffer for Window<T> {
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr
+    }
+
+    fn len(&self) -> usize {
+        self.len
     }
 }
 

@@ -177,6 +177,22 @@ impl FrMr {
         self.memory.as_mut().ok_or(ENOENT)
     }
 
+    /// The mapped buffer even while the MR is registered, for segments
+    /// (the device reads or writes it) and for protocols in which the
+    /// peer hands the memory over by a message rather than by an
+    /// invalidation (RTRS with `always_invalidate=N`: the client does not
+    /// touch a chunk between its request and the reply). A peer that
+    /// breaks such a protocol can change the bytes under the reader; it
+    /// cannot free or move them.
+    pub fn shared_memory(&self) -> Option<&DmaBuffer> {
+        self.memory.as_ref()
+    }
+
+    /// [`FrMr::shared_memory`] for writing (see there).
+    pub fn shared_memory_mut(&mut self) -> Option<&mut DmaBuffer> {
+        self.memory.as_mut()
+    }
+
     /// Whether the rkey may be valid (a REG_MR was posted and no
     /// invalidation has been seen since).
     pub fn is_registered(&self) -> bool {

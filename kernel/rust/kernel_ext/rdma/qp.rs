@@ -137,7 +137,9 @@ impl QueuePair {
     }
 
     /// Refuses new posts, waits for those in progress, and drains the QP
-    /// so that every posted context has completed. Process context only.
+    /// so that every posted context has completed. Process context only,
+    /// and not inside a completion of this QP (with a workqueue CQ that
+    /// would wait for itself).
     pub(crate) fn close(&self) {
         if self.users.fetch_or(CLOSED, Ordering::AcqRel) & CLOSED != 0 {
             return;
@@ -146,8 +148,10 @@ impl QueuePair {
         while self.users.load(Ordering::Acquire) != CLOSED {
             crate::kernel_ext::delay::msleep(1);
         }
-        // SAFETY: The QP is live; its CQs poll in softirq (not directly),
-        // which `ib_drain_qp` requires; no posts race with it now.
+        // SAFETY: The QP is live; its CQs poll in softirq or a workqueue
+        // (not directly), which `ib_drain_qp` requires; no posts race
+        // with it now. (Not from one of its own completions: the drain
+        // waits for them.)
         unsafe { bindings::ib_drain_qp(self.raw.as_ptr()) };
     }
 }

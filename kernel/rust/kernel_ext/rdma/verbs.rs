@@ -131,7 +131,28 @@ unsafe impl Send for CompletionQueue {}
 unsafe impl Sync for CompletionQueue {}
 
 impl CompletionQueue {
+    /// A CQ whose completions run in softirq (`IB_POLL_SOFTIRQ`).
     pub fn new(device: DeviceRef<'_>, entries: u32, comp_vector: u32) -> Result<Arc<Self>> {
+        Self::alloc(device, entries, comp_vector, bindings::ib_poll_context_IB_POLL_SOFTIRQ)
+    }
+
+    /// A CQ whose completions run in process context, on the verbs
+    /// core's `ib-comp-wq` (`IB_POLL_WORKQUEUE`): they may sleep briefly
+    /// (allocate, submit bios, drop MRs), as the RTRS server needs.
+    pub fn new_in_workqueue(
+        device: DeviceRef<'_>,
+        entries: u32,
+        comp_vector: u32,
+    ) -> Result<Arc<Self>> {
+        Self::alloc(device, entries, comp_vector, bindings::ib_poll_context_IB_POLL_WORKQUEUE)
+    }
+
+    fn alloc(
+        device: DeviceRef<'_>,
+        entries: u32,
+        comp_vector: u32,
+        poll: bindings::ib_poll_context,
+    ) -> Result<Arc<Self>> {
         // SAFETY: The device is live; no private data; our module name.
         let cq = unsafe {
             bindings::__ib_alloc_cq(
@@ -139,7 +160,7 @@ impl CompletionQueue {
                 core::ptr::null_mut(),
                 entries as _,
                 comp_vector as _,
-                bindings::ib_poll_context_IB_POLL_SOFTIRQ,
+                poll,
                 crate::__LOG_PREFIX.as_ptr().cast(),
             )
         };

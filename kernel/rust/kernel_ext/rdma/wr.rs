@@ -23,7 +23,9 @@
 //! last one too), so the context's completion means the whole chain is
 //! done.
 //!
-//! Completions run in softirq context (the CQs poll in softirq).
+//! Completions run in softirq context (`CompletionQueue::new`) or in
+//! process context on the verbs core's workqueue
+//! (`CompletionQueue::new_in_workqueue`).
 
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
@@ -44,7 +46,7 @@ pub const MAX_SGES: usize = 16;
 
 /// What a work request's context does when its request completes.
 pub trait Completion: Sized + Send + 'static {
-    /// Called once per posted chain or receive, in softirq context, with
+    /// Called once per posted chain or receive, in the CQ's context, with
     /// the context back in the driver's hands. May post again.
     fn complete(wr: KBox<Wr<Self>>, wc: &WorkCompletion<'_>);
 }
