@@ -67,7 +67,8 @@ impl kernel::Module for RnbdServer {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         rtrs_srv::params::check_module_params()?;
         let cm = Arc::new(CmContext::new()?, GFP_KERNEL)?;
-        let rtrs = rtrs_srv::RtrsSrv::open(&cm, params::PORT_NR.get(), Arc::new(Refuse, GFP_KERNEL)?)?;
+        let rtrs =
+            rtrs_srv::RtrsSrv::open(&cm, params::PORT_NR.get(), Arc::new(Refuse, GFP_KERNEL)?)?;
         Ok(RnbdServer {
             rtrs: Some(rtrs),
             _cm: cm,

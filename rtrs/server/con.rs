@@ -175,7 +175,10 @@ impl Completion for RecvOp {
         if !wc.is_success() {
             // Flushed at teardown (or failed): not reposted.
             if wc.status() != WcStatus::Flushed && !op.path.is_closing() {
-                pr_err!("rtrs server: receive failed: {}, closing the path\n", wc.status_text());
+                pr_err!(
+                    "rtrs server: receive failed: {}, closing the path\n",
+                    wc.status_text()
+                );
                 op.path.close_async();
             }
             return;

@@ -24,9 +24,9 @@ use super::ops::Dir;
 use super::params::{ALWAYS_INVALIDATE, MAX_CHUNK_SIZE};
 use super::path::SrvPath;
 use crate::kernel_ext::block::bio::DmaWindow;
+use crate::kernel_ext::errno::{ENOTCONN, EOPNOTSUPP};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
-use crate::kernel_ext::errno::{ENOTCONN, EOPNOTSUPP};
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::wr::{Completion, Remote, Src, WorkCompletion, Wr};
 use crate::wire::{Imm, IoKind, IoReq, IoReqImm, RkeyRsp, SgDesc, WireError};
@@ -347,7 +347,10 @@ pub(crate) fn io_req(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, payload: u32) {
             }
         }
         if !qp.is_closed() {
-            pr_err!("rtrs server: LOCAL_INV not posted: {:?}, closing the path\n", e.error);
+            pr_err!(
+                "rtrs server: LOCAL_INV not posted: {:?}, closing the path\n",
+                e.error
+            );
             path.close_async();
         }
     }

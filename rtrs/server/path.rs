@@ -19,8 +19,8 @@ use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::FrMr;
 use crate::kernel_ext::rdma::verbs::{DeviceRef, ProtectionDomain};
 use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
-use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
 use crate::kernel_ext::workqueue::DelayedWorkItem;
+use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
 use crate::wire::{ConnReq, InfoReq, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX};
 
 /// `DelayedWork` ids of a path.
@@ -159,7 +159,10 @@ impl SrvPath {
     /// Takes chunk `index` for a request or a registration; `None` if it
     /// is in use (or out of range).
     pub(crate) fn take_chunk(&self, index: usize) -> Option<Chunk> {
-        self.chunks.lock().get_mut(index).and_then(|slot| slot.take())
+        self.chunks
+            .lock()
+            .get_mut(index)
+            .and_then(|slot| slot.take())
     }
 
     /// Puts a chunk back (any context but hard interrupts).

@@ -19,8 +19,8 @@ use kernel::error::{code::*, Error, Result};
 use kernel::sync::Arc;
 
 use super::bdev::Bdev;
-use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use super::{from_blk_status, IoFlags, Op, SECTOR_SIZE};
+use crate::kernel_ext::rdma::buffer::DmaBuffer;
 
 /// Memory a bio reads from or writes into: one physically contiguous
 /// range of the kernel's direct map (kmalloc memory), whose address does

@@ -133,7 +133,12 @@ unsafe impl Sync for CompletionQueue {}
 impl CompletionQueue {
     /// A CQ whose completions run in softirq (`IB_POLL_SOFTIRQ`).
     pub fn new(device: DeviceRef<'_>, entries: u32, comp_vector: u32) -> Result<Arc<Self>> {
-        Self::alloc(device, entries, comp_vector, bindings::ib_poll_context_IB_POLL_SOFTIRQ)
+        Self::alloc(
+            device,
+            entries,
+            comp_vector,
+            bindings::ib_poll_context_IB_POLL_SOFTIRQ,
+        )
     }
 
     /// A CQ whose completions run in process context, on the verbs
@@ -144,7 +149,12 @@ impl CompletionQueue {
         entries: u32,
         comp_vector: u32,
     ) -> Result<Arc<Self>> {
-        Self::alloc(device, entries, comp_vector, bindings::ib_poll_context_IB_POLL_WORKQUEUE)
+        Self::alloc(
+            device,
+            entries,
+            comp_vector,
+            bindings::ib_poll_context_IB_POLL_WORKQUEUE,
+        )
     }
 
     fn alloc(
