@@ -59,6 +59,14 @@ pub const RNBD_F_SYNC: u32 = 0x100;
 /// `RNBD_F_FUA`: FUA *or* PREFLUSH on the client; `REQ_FUA` on the server.
 pub const RNBD_F_FUA: u32 = 0x200;
 
+/// `RNBD_F_PREFLUSH` (newer peers, protocol minor 1): flush the cache
+/// before the request (`REQ_PREFLUSH`); such peers send `RNBD_F_FUA` only
+/// for `REQ_FUA`.
+pub const RNBD_F_PREFLUSH: u32 = 0x400;
+/// `RNBD_F_NOUNMAP` (newer peers, protocol minor 2): a write-zeroes that
+/// must not deallocate (`REQ_NOUNMAP`).
+pub const RNBD_F_NOUNMAP: u32 = 0x800;
+
 /// `RNBD_FUA` in [`OpenRsp::cache_policy`]: the device supports FUA.
 pub const RNBD_FUA: u8 = 1 << 0;
 /// `RNBD_WRITEBACK` in [`OpenRsp::cache_policy`]: it has a volatile write

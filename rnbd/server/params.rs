@@ -30,3 +30,9 @@ module_param_string! {
     desc: "Sets the dev_search_path. When a device is mapped this path is prepended to the device path from the map device operation.  If %SESSNAME% is specified in a path, then device will be searched in a session namespace. (default: /)",
     check: dev_search_path_set,
 }
+
+module_param! {
+    pub(crate) static MAX_ERRORS: u32 = 64;
+    name: "max_errors", perm: 0o644,
+    desc: "Malformed RNBD messages a session may send before the server closes it; 0: no limit (default: 64)",
+}

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! rnbd_server: the RNBD server with its RTRS server (compiled in).
-//! Milestone 1: RTRS connection establishment and the INFO exchange
-//! (see `Documentation/server.md`).
+//! See `Documentation/server.md`.
 
 #![recursion_limit = "256"]
 
@@ -18,32 +17,27 @@ mod wire;
 #[path = "../../rtrs/server/mod.rs"]
 mod rtrs_srv;
 
+#[path = "../proto/wire.rs"]
+mod proto;
+
+mod dev;
+mod fullpath;
 mod params;
+mod sess;
+mod sysfs;
 
-use kernel_ext::errno::EOPNOTSUPP;
 use kernel_ext::rdma::cm::CmContext;
-use rtrs_srv::ops::{SrvOps, SrvRequest, SrvSession, SrvSessionOps};
+use rtrs_srv::ops::{SrvOps, SrvSession, SrvSessionOps};
 
-/// Until the RNBD layer lands: every request is refused.
-struct Refuse;
-
-impl SrvOps for Refuse {
-    fn connected(&self, sess: &SrvSession) -> Result<Arc<dyn SrvSessionOps>> {
-        pr_info!(
-            "session '{}' connected\n",
-            kernel::str::BStr::from_bytes(sess.name())
-        );
-        Ok(Arc::new(Refuse, GFP_KERNEL)?)
-    }
+/// The RNBD server as RTRS's user (`rnbd_srv_link_ev()`).
+struct RnbdOps {
+    server: Arc<dev::Server>,
 }
 
-impl SrvSessionOps for Refuse {
-    fn request(&self, req: SrvRequest) {
-        req.respond(EOPNOTSUPP().to_errno());
-    }
-
-    fn disconnected(&self) {
-        pr_info!("session disconnected\n");
+impl SrvOps for RnbdOps {
+    fn connected(&self, sess: &SrvSession) -> Result<Arc<dyn SrvSessionOps>> {
+        let sess = sess::RnbdSess::new(&self.server, sess)?;
+        Ok(Arc::new(sess::SessHandle(sess), GFP_KERNEL)?)
     }
 }
 
@@ -58,6 +52,8 @@ module! {
 struct RnbdServer {
     /// The RTRS server: listener and sessions, closed on drop.
     rtrs: Option<rtrs_srv::RtrsSrv>,
+    /// The sysfs tree and the exported devices, after RTRS.
+    _server: Arc<dev::Server>,
     /// Last: waits for every id, including destructions deferred from
     /// inside handlers.
     _cm: Arc<CmContext>,
@@ -67,10 +63,17 @@ impl kernel::Module for RnbdServer {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         rtrs_srv::params::check_module_params()?;
         let cm = Arc::new(CmContext::new()?, GFP_KERNEL)?;
-        let rtrs =
-            rtrs_srv::RtrsSrv::open(&cm, params::PORT_NR.get(), Arc::new(Refuse, GFP_KERNEL)?)?;
+        let server = dev::Server::new()?;
+        let ops = Arc::new(
+            RnbdOps {
+                server: server.clone(),
+            },
+            GFP_KERNEL,
+        )?;
+        let rtrs = rtrs_srv::RtrsSrv::open(&cm, params::PORT_NR.get(), ops)?;
         Ok(RnbdServer {
             rtrs: Some(rtrs),
+            _server: server,
             _cm: cm,
         })
     }

@@ -23,8 +23,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod block;
+pub mod context;
 pub mod delay;
 pub mod errno;
+pub mod fs;
+pub mod module_ref;
 pub mod param;
 pub mod rdma;
 pub mod scatterlist;

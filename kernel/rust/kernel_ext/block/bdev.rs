@@ -6,9 +6,13 @@ use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
 use kernel::bindings;
-use kernel::error::{from_err_ptr, Result};
+use kernel::c_str;
+use kernel::error::{code::*, from_err_ptr, Result};
 use kernel::prelude::*;
-use kernel::str::CStr;
+use kernel::str::{CStr, CString};
+
+use crate::kernel_ext::fs::ResolvedPath;
+use crate::kernel_ext::sysfs::Node;
 use kernel::sync::{Arc, UniqueArc};
 
 /// How to open a block device.
@@ -103,6 +107,83 @@ impl Bdev {
             mode,
         };
         Ok(slot.write(bdev).into())
+    }
+
+    /// Opens the block device `path` names, resolved before
+    /// ([`ResolvedPath`]: symlinks followed once, so what was checked is
+    /// what is opened). As [`Bdev::open`]: ENOTBLK if it is not a block
+    /// device, EACCES for a read-only device opened for writing, ENXIO,
+    /// EBUSY, ... Process context.
+    pub fn open_resolved(path: &ResolvedPath, mode: OpenMode) -> Result<Arc<Bdev>> {
+        let dev = path.block_device_number()?;
+        let slot: UniqueArc<MaybeUninit<Bdev>> = UniqueArc::new_uninit(GFP_KERNEL)?;
+        let holder: *const MaybeUninit<Bdev> = &*slot;
+        let holder = if mode.exclusive {
+            holder.cast_mut().cast()
+        } else {
+            ptr::null_mut()
+        };
+        // SAFETY: As in `open`: the holder (if any) is a valid unique
+        // address for the life of the open file; no holder ops.
+        let file = from_err_ptr(unsafe {
+            bindings::bdev_file_open_by_dev(dev, mode.to_raw(), holder, ptr::null())
+        })?;
+        let bdev = Bdev {
+            // SAFETY: Not NULL (`from_err_ptr` succeeded).
+            file: unsafe { NonNull::new_unchecked(file) },
+            mode,
+        };
+        // As `bdev_file_open_by_path`: no write open of a read-only
+        // device (dropping `bdev` closes it).
+        if mode.write && bdev.read_only() {
+            return Err(EACCES);
+        }
+        Ok(slot.write(bdev).into())
+    }
+
+    /// Whether the device (or its whole disk) is read-only
+    /// (`bdev_read_only`).
+    pub fn read_only(&self) -> bool {
+        // SAFETY: An open device has a live disk and part0; the flags are
+        // read as the C accessors do (atomic int, bit field word).
+        unsafe {
+            let bdev = self.as_raw();
+            let disk = (*bdev).bd_disk;
+            let flags = |b: *mut bindings::block_device| {
+                core::ptr::read_volatile(ptr::addr_of!((*b).__bd_flags.counter)) as u32
+            };
+            flags(bdev) & bindings::BD_READ_ONLY != 0
+                || flags((*disk).part0) & bindings::BD_READ_ONLY != 0
+                || core::ptr::read_volatile(ptr::addr_of!((*disk).state))
+                    & (1 << bindings::GD_READ_ONLY)
+                    != 0
+        }
+    }
+
+    /// The device's name as the kernel prints it (`%pg`: `ram0`, `sda1`,
+    /// `dm-0`), as RNBD's server names what it exports.
+    pub fn name(&self) -> Result<CString> {
+        let mut buf = [0u8; 64];
+        // SAFETY: `buf` has room for `buf.len()` bytes; `%pg` takes one
+        // `struct block_device *`, our open device.
+        let len = unsafe {
+            bindings::snprintf(
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                c_str!("%pg").as_char_ptr(),
+                self.as_raw(),
+            )
+        };
+        let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        let name = buf.get(..=len.min(buf.len() - 1)).ok_or(EINVAL)?;
+        let name = CStr::from_bytes_with_nul(name).map_err(|_| EINVAL)?;
+        CString::try_from(name).map_err(|_| ENOMEM)
+    }
+
+    /// The whole disk's device (`disk_to_dev(bdev->bd_disk)`, even for a
+    /// partition), as a sysfs node to link to; it keeps the device open.
+    pub fn disk_node(self: &Arc<Self>) -> DiskNode {
+        DiskNode { bdev: self.clone() }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::block_device {
@@ -206,6 +287,23 @@ impl Bdev {
 
     pub fn rotational(&self) -> bool {
         self.limits().features & bindings::BLK_FEAT_ROTATIONAL != 0
+    }
+}
+
+/// The whole disk's `struct device` of an open [`Bdev`], as a sysfs
+/// [`Node`] (a symlink target).
+pub struct DiskNode {
+    bdev: Arc<Bdev>,
+}
+
+impl Node for DiskNode {
+    fn kobject_ptr(&self) -> *mut bindings::kobject {
+        // SAFETY: The device is open (we hold it), so its disk and the
+        // disk's part0 (whose `bd_device` is `disk_to_dev()`) are live.
+        unsafe {
+            let disk = (*self.bdev.as_raw()).bd_disk;
+            ptr::addr_of_mut!((*(*disk).part0).bd_device.kobj)
+        }
     }
 }
 

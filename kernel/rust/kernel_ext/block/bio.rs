@@ -18,7 +18,14 @@ use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::sync::Arc;
 
+use core::pin::Pin;
+
+use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
+use kernel::init::InPlaceInit;
+use kernel::{pin_init, prelude::pin_data};
+
 use super::bdev::Bdev;
+use crate::kernel_ext::context::in_task;
 use super::{from_blk_status, IoFlags, Op, SECTOR_SIZE};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 
@@ -408,6 +415,80 @@ impl<B: IoBuffer> Io<B> {
                 child = next;
             }
             bindings::submit_bio(parent);
+        }
+    }
+}
+
+impl<B: IoBuffer> Io<B> {
+    /// As [`submit`](Self::submit), but `done` always runs in process
+    /// context (a task), so it may sleep: when the device completes in a
+    /// hard or soft interrupt, the call is deferred to a work item on the
+    /// system workqueue, allocated here beforehand (so the deferral
+    /// itself cannot fail). Completions already in a task (synchronous
+    /// devices such as brd, or the EINVAL/ENOMEM cases) call `done`
+    /// directly.
+    pub fn submit_in_task<F>(mut self, done: F)
+    where
+        F: FnOnce(KVec<B>, Result) + Send + 'static,
+    {
+        let deferred = KBox::pin_init(
+            pin_init!(Deferred::<B, F> {
+                work <- new_work!("kernel_ext::bio::Deferred"),
+                call: None,
+            }),
+            self.gfp,
+        );
+        let mut deferred = match deferred {
+            Ok(deferred) => deferred,
+            Err(_) => {
+                let buffers = core::mem::take(&mut self.buffers);
+                drop(self);
+                done(buffers, Err(ENOMEM));
+                return;
+            }
+        };
+        self.submit(move |buffers, status| {
+            if in_task() {
+                done(buffers, status);
+                return;
+            }
+            deferred.as_mut().set_call(buffers, status, done);
+            workqueue::system().enqueue(deferred);
+        });
+    }
+}
+
+/// A completion of [`Io::submit_in_task`] waiting for a worker.
+#[pin_data]
+struct Deferred<B, F> {
+    #[pin]
+    work: Work<Deferred<B, F>>,
+    call: Option<(KVec<B>, Result, F)>,
+}
+
+impl<B, F> Deferred<B, F> {
+    fn set_call(self: Pin<&mut Self>, buffers: KVec<B>, status: Result, done: F) {
+        // SAFETY: `call` is not structurally pinned; only `work` is, and
+        // it is not moved.
+        unsafe { self.get_unchecked_mut().call = Some((buffers, status, done)) };
+    }
+
+    fn take_call(self: Pin<&mut Self>) -> Option<(KVec<B>, Result, F)> {
+        // SAFETY: As in `set_call`.
+        unsafe { self.get_unchecked_mut().call.take() }
+    }
+}
+
+impl_has_work! {
+    impl{B, F} HasWork<Self> for Deferred<B, F> { self.work }
+}
+
+impl<B: IoBuffer, F: FnOnce(KVec<B>, Result) + Send + 'static> WorkItem for Deferred<B, F> {
+    type Pointer = Pin<KBox<Self>>;
+
+    fn run(mut this: Pin<KBox<Self>>) {
+        if let Some((buffers, status, done)) = this.as_mut().take_call() {
+            done(buffers, status);
         }
     }
 }
