@@ -1,0 +1,53 @@
+# VM 1: our rnbd_server.ko exporting two brd ramdisks below /dev.
+. "$RNBD_REPO/tests/lib/common.sh"
+. "$RNBD_REPO/tests/lib/rnbd.sh"
+
+ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
+[[ -f $ko ]] || fail "no $ko"
+load_module brd rd_nr=2 rd_size=32768
+# A block device node outside the search path, reached by a symlink in it.
+mknod /tmp/outside b "$(stat -c %t /dev/ram1 | xargs printf %d)" 1
+ln -s /tmp/outside /dev/escape
+insmod "$ko" dev_search_path=/dev
+expect_file /sys/module/rnbd_server/parameters/max_errors 64
+[[ -d $RNBD_SRV_CTL/devices ]] || fail "no $RNBD_SRV_CTL/devices"
+signal server-ready
+
+wait_for client-mapped 120
+dev=$RNBD_SRV_CTL/devices/ram0
+[[ -d $dev ]] || fail "no exported device at $dev"
+expect_eq "$(basename "$(readlink "$dev/block_dev")")" ram0 "$dev/block_dev link"
+expect_file "$dev/sessions/sess1/read_only" 0
+expect_file "$dev/sessions/sess1/access_mode" rw
+expect_file "$dev/sessions/sess1/mapping_path" ram0
+expect_file "$dev/sessions/sess1/force_close" "Usage: echo 1 > force_close"
+expect_fail "Invalid argument" sh -c "echo 2 > $dev/sessions/sess1/force_close"
+if rmmod rnbd_server 2>/tmp/rmmod.err; then fail "rmmod succeeded with a session up"; fi
+log "ok: rmmod refused: $(cat /tmp/rmmod.err)"
+[[ -d /sys/module/rnbd_server ]] || fail "module gone"
+signal server-checked
+
+# The client re-mapped: force_close; its IO then fails (ENOTCONN).
+wait_for client-remapped 120
+echo 1 > "$dev/sessions/sess1/force_close"
+wait_until 10 test ! -e "$dev"
+signal server-force-closed
+
+wait_for client-unmapped 120
+wait_until 20 test ! -e "$dev"
+want=$(cat "$RNBD_SHARED/pattern.sha256")
+expect_eq "$(sha_of /dev/ram0 $((4 << 20)))" "$want" "sha256 of the first 4 MiB of /dev/ram0"
+signal server-verified
+
+wait_for peer-done 200
+# Reload with max_errors=1: one malformed message closes the session.
+wait_until 30 rmmod rnbd_server
+insmod "$ko" dev_search_path=/dev max_errors=1
+signal server-strict
+wait_for peer-strict-done 120
+strict_closed() { dmesg | grep -q "1 malformed messages (max_errors), closing it"; }
+wait_until 20 strict_closed
+wait_until 30 rmmod rnbd_server
+dmesg | grep -E "rnbd|rtrs" | tail -40
+summary "server: ram0 exported; sysfs block_dev/read_only/access_mode/mapping_path/force_close as upstream; rmmod refused while in use; force_close; /dev/ram0 holds the client's 4 MiB pattern (sha256 ${want:0:16}...); max_errors=1 closed a session"
+unload_module brd
