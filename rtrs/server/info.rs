@@ -82,7 +82,7 @@ fn post_empty_recvs(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, count: u32) -> Res
 /// connections there, path CONNECTING, name unique among other sessions;
 /// then the receives. Returns connection 0's QP.
 fn take_name(path: &Arc<SrvPath>, req: InfoReq) -> Result<Arc<QueuePair>> {
-    let sessions = path.ctx.sessions.lock();
+    let mut sessions = path.ctx.sessions.lock();
     let taken = sessions.list.iter().flatten().any(|s| {
         s.paths_uuid != path.paths_uuid
             && s.paths().any(|p| {
@@ -94,7 +94,7 @@ fn take_name(path: &Arc<SrvPath>, req: InfoReq) -> Result<Arc<QueuePair>> {
                         .is_some_and(|n| n.pathname() == req.pathname())
             })
     });
-    let mut inner = path.inner.lock();
+    let inner = path.inner.lock();
     if inner.state != PathState::Connecting || inner.cons.iter().any(|c| c.is_none()) {
         return Err(EIO);
     }
@@ -110,6 +110,10 @@ fn take_name(path: &Arc<SrvPath>, req: InfoReq) -> Result<Arc<QueuePair>> {
         post_empty_recvs(path, &con.qp, count)?;
     }
     let qp = inner.cons[0].as_ref().ok_or(EIO)?.qp.clone();
+    drop(inner);
+    let sysfs = path.ctx.create_sysfs(&mut sessions, path, req.pathname())?;
+    let mut inner = path.inner.lock();
+    inner.sysfs = Some(sysfs);
     inner.name = Some(req);
     inner.state = PathState::Connected;
     drop(inner);

@@ -29,7 +29,7 @@ use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::wr::{Completion, Remote, Src, WorkCompletion, Wr};
-use crate::wire::{Imm, IoKind, IoReq, IoReqImm, RkeyRsp, SgDesc, WireError};
+use crate::wire::{mem_bits, Imm, IoKind, IoReq, IoReqImm, RkeyRsp, SgDesc, WireError};
 
 /// A chunk of a path: its MR (mapping `max_chunk_size` bytes) and the
 /// RKEY_RSP message announcing the MR's new key.
@@ -261,6 +261,7 @@ struct InvOp {
     path: Arc<SrvPath>,
     qp: Arc<QueuePair>,
     imm: IoReqImm,
+    bad_offset: bool,
     chunk: Option<Chunk>,
 }
 
@@ -282,27 +283,37 @@ impl Completion for InvOp {
             }
             return;
         }
-        process(&op.path, &op.qp, op.imm, chunk);
+        process(&op.path, &op.qp, op.imm, op.bad_offset, chunk);
     }
 }
 
 /// An IO_REQ immediate arrived on `qp` (`rtrs_srv_rdma_done()`).
 pub(crate) fn io_req(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, payload: u32) {
-    let imm = match IoReqImm::decode(
-        payload,
-        u32::from(path.queue_depth),
-        MAX_CHUNK_SIZE.get() as u32,
-    ) {
-        Ok(imm) => imm,
+    let qd = u32::from(path.queue_depth);
+    let chunk_size = MAX_CHUNK_SIZE.get() as u32;
+    let (imm, bad_offset) = match IoReqImm::decode(payload, qd, chunk_size) {
+        Ok(imm) => (imm, false),
         Err(e) => {
-            // No chunk to answer through: as upstream, the path goes.
-            pr_err!(
-                "rtrs server: bad IO_REQ immediate {:#x}: {:?}, closing the path\n",
-                payload,
-                e
-            );
-            path.close_async();
-            return;
+            let imm = match mem_bits(qd) {
+                Ok(bits) => IoReqImm::split(payload, bits),
+                Err(_) => IoReqImm {
+                    buf_id: u32::MAX,
+                    offset: 0,
+                },
+            };
+            if imm.buf_id >= qd {
+                // No chunk to answer through: as upstream, the path goes.
+                pr_err!(
+                    "rtrs server: bad IO_REQ immediate {:#x}: {:?}, closing the path\n",
+                    payload,
+                    e
+                );
+                path.close_async();
+                return;
+            }
+            // A valid chunk with an offset past its end: answered EINVAL
+            // (upstream closes the path).
+            (imm, true)
         }
     };
     let Some(chunk) = path.take_chunk(imm.buf_id as usize) else {
@@ -316,7 +327,7 @@ pub(crate) fn io_req(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, payload: u32) {
         return;
     };
     if !ALWAYS_INVALIDATE.get() {
-        process(path, qp, imm, chunk);
+        process(path, qp, imm, bad_offset, chunk);
         return;
     }
     let op = match Wr::new(
@@ -324,6 +335,7 @@ pub(crate) fn io_req(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, payload: u32) {
             path: path.clone(),
             qp: qp.clone(),
             imm,
+            bad_offset,
             chunk: Some(chunk),
         },
         GFP_KERNEL,
@@ -372,8 +384,15 @@ fn check(req: &IoReq) -> Result<(), WireError> {
 
 /// Parses the request in the chunk and hands it to the user
 /// (`process_io_req()`).
-fn process(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, imm: IoReqImm, chunk: Chunk) {
+fn process(
+    path: &Arc<SrvPath>,
+    qp: &Arc<QueuePair>,
+    imm: IoReqImm,
+    bad_offset: bool,
+    chunk: Chunk,
+) {
     let parsed = match chunk.memory() {
+        _ if bad_offset => Err(WireError::Invalid("io_req offset >= max_chunk_size")),
         Some(mem) => IoReq::parse(mem.as_slice(), imm.offset as usize),
         None => Err(WireError::Invalid("chunk without memory")),
     };
@@ -404,6 +423,9 @@ fn process(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, imm: IoReqImm, chunk: Chunk
                 desc: None,
             };
             req.respond(EINVAL.to_errno());
+            if let Some(user) = path.user() {
+                user.malformed();
+            }
             return;
         }
     };

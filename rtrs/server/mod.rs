@@ -12,5 +12,6 @@ pub(crate) mod ops;
 pub(crate) mod params;
 mod path;
 mod srv;
+mod sysfs;
 
 pub(crate) use srv::RtrsSrv;

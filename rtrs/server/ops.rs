@@ -49,6 +49,11 @@ pub(crate) trait SrvSessionOps: Send + Sync {
     /// briefly (allocate, submit bios) but should not block for long.
     fn request(&self, req: SrvRequest);
 
+    /// RTRS answered a malformed request of the session with EINVAL
+    /// itself (bad trailer, offset or descriptor): for the user's error
+    /// budget. Process context.
+    fn malformed(&self) {}
+
     /// The session's last path closed. Process context. Called once,
     /// after the last [`request`](Self::request) call has returned.
     fn disconnected(&self);

@@ -6,6 +6,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use kernel::fmt;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -15,13 +16,16 @@ use super::io::Chunk;
 use super::ops::SrvSessionOps;
 use super::params::MAX_CHUNK_SIZE;
 use super::srv::{SessShared, SrvCtx};
+use super::sysfs::PathSysfs;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
+use crate::kernel_ext::rdma::cm::CmIdRef;
 use crate::kernel_ext::rdma::mr::FrMr;
-use crate::kernel_ext::rdma::verbs::{DeviceRef, ProtectionDomain};
+use crate::kernel_ext::rdma::verbs::ProtectionDomain;
 use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 use crate::kernel_ext::workqueue::DelayedWorkItem;
 use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
 use crate::wire::{ConnReq, InfoReq, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX};
+use kernel::str::CString;
 
 /// `DelayedWork` ids of a path.
 pub(crate) const INFO_WORK: u64 = 0;
@@ -47,8 +51,33 @@ pub(crate) enum PathState {
     Closing,
 }
 
+/// Where a path runs (for sysfs and logs), from its first connection.
+pub(crate) struct PathAddrs {
+    /// `ip:...` of the client.
+    pub(crate) client: CString,
+    /// `ip:...` of ours.
+    pub(crate) server: CString,
+    pub(crate) hca_name: CString,
+    pub(crate) hca_port: u32,
+}
+
+impl PathAddrs {
+    pub(crate) fn of(id: &CmIdRef<'_>) -> Result<Self> {
+        let hca_name = id.device_name().ok_or(ENODEV)?;
+        Ok(PathAddrs {
+            client: id.dst_addr().to_rtrs_string()?,
+            server: id.src_addr().to_rtrs_string()?,
+            hca_name: CString::try_from_fmt(fmt!("{}", hca_name))?,
+            hca_port: id.port_num(),
+        })
+    }
+}
+
 /// What the sessions lock's holders change on a path.
 pub(crate) struct PathInner {
+    /// `paths/<client>@<server>/`, once connected; removed under the
+    /// sessions lock.
+    pub(crate) sysfs: Option<PathSysfs>,
     pub(crate) state: PathState,
     /// `con[cid]`, `con_num` slots.
     pub(crate) cons: KVec<Option<SrvCon>>,
@@ -63,6 +92,7 @@ pub(crate) struct SrvPath {
     pub(crate) sess: Arc<SessShared>,
     pub(crate) sess_uuid: Uuid,
     pub(crate) paths_uuid: Uuid,
+    pub(crate) addrs: PathAddrs,
     pub(crate) con_num: u16,
     pub(crate) queue_depth: u16,
     pub(crate) pd: Arc<ProtectionDomain>,
@@ -111,8 +141,10 @@ impl SrvPath {
         sess: &Arc<SessShared>,
         req: &ConnReq,
         queue_depth: u16,
-        device: DeviceRef<'_>,
+        id: &CmIdRef<'_>,
+        addrs: PathAddrs,
     ) -> Result<Arc<Self>> {
+        let device = id.device().ok_or(ENODEV)?;
         let pd = ProtectionDomain::new(device)?;
         let con_num = req.cid_num.get();
         let mut cons = KVec::with_capacity(con_num as usize, GFP_KERNEL)?;
@@ -134,10 +166,12 @@ impl SrvPath {
                 sess: sess.clone(),
                 sess_uuid: req.sess_uuid,
                 paths_uuid: req.paths_uuid,
+                addrs,
                 con_num,
                 queue_depth,
                 pd,
                 inner <- new_mutex!(PathInner {
+                    sysfs: None,
                     state: PathState::Connecting,
                     cons,
                     name: None,
@@ -216,8 +250,12 @@ impl SrvPath {
     pub(crate) fn close(self: &Arc<Self>) {
         let cons = {
             let mut sessions = self.ctx.sessions.lock();
-            sessions.remove_path(self);
             let mut inner = self.inner.lock();
+            // sysfs goes under the sessions lock, before the session's
+            // device (in `remove_path`): a new session of the same name
+            // must not find them.
+            drop(inner.sysfs.take());
+            sessions.remove_path(self);
             if inner.state == PathState::Closing {
                 return;
             }
@@ -228,6 +266,7 @@ impl SrvPath {
         // The works may wait for the sessions lock: not held here.
         self.info_work.disable_sync();
         self.hb_work.disable_sync();
+        self.close_work.disable_sync();
         // No `rdma_disconnect` of the other connections here: this runs
         // inside one connection's CM event, where another id's state
         // machine must not be driven (ib_cm refcount underflow on the

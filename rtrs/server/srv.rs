@@ -10,13 +10,16 @@ use kernel::sync::{Arc, Mutex};
 use super::con::{self, ConEvents};
 use super::ops::{SrvOps, SrvSessionOps};
 use super::params::{ALWAYS_INVALIDATE, MAX_CHUNK_SIZE, SESS_QUEUE_DEPTH};
-use super::path::{PathState, SrvPath};
+use super::path::{PathAddrs, PathState, SrvPath};
+use super::sysfs::{PathSysfs, SessSysfs};
 use crate::kernel_ext::errno::ECONNRESET;
 use crate::kernel_ext::rdma::cm::{
     CmContext, CmEvent, ConnParams, ConnectRequest, ListenHandler, Listener,
 };
 use crate::kernel_ext::rdma::Address;
+use crate::kernel_ext::sysfs::Class;
 use crate::wire::{ConnReq, ConnRsp, Uuid, MAX_PATHS_NUM, RTRS_MSG_NEW_RKEY_F};
+use kernel::c_str;
 
 /// `MAX_HDR_SIZE`: the server's page size.
 pub(crate) const MAX_HDR_SIZE: u32 = kernel::page::PAGE_SIZE as u32;
@@ -115,6 +118,9 @@ impl SrvSession {
 /// A server session (`struct rtrs_srv_sess`): the paths of one client
 /// session, found by `paths_uuid`.
 pub(crate) struct SrvSess {
+    /// `/sys/devices/virtual/rtrs-server/<name>/`, from its first path's
+    /// INFO; removed with the entry, under the sessions lock.
+    pub(crate) sysfs: Option<SessSysfs>,
     pub(crate) shared: Arc<SessShared>,
     pub(crate) paths_uuid: Uuid,
     /// `sess_queue_depth` when the session was created.
@@ -180,6 +186,8 @@ impl Sessions {
 pub(crate) struct SrvCtx {
     /// The server's user (RNBD).
     pub(crate) ops: Arc<dyn SrvOps>,
+    /// `rtrs-server`.
+    pub(crate) class: Arc<Class>,
     /// The sessions, their paths and each path's connections. Process
     /// context only: CM events, the INFO work, module exit. Lock order:
     /// this, then a path's `inner`.
@@ -188,6 +196,28 @@ pub(crate) struct SrvCtx {
 }
 
 impl SrvCtx {
+    /// The sysfs of a path that just took its session's name, and its
+    /// session's device if it is the first. Runs under the sessions lock
+    /// (as their removal).
+    pub(crate) fn create_sysfs(
+        &self,
+        sessions: &mut Sessions,
+        path: &Arc<SrvPath>,
+        name: &[u8],
+    ) -> Result<PathSysfs> {
+        let sess = sessions
+            .list
+            .iter_mut()
+            .flatten()
+            .find(|s| s.paths_uuid == path.paths_uuid)
+            .ok_or(ENOENT)?;
+        if sess.sysfs.is_none() {
+            sess.sysfs = Some(SessSysfs::create(&self.class, name)?);
+        }
+        let sess_sysfs = sess.sysfs.as_ref().ok_or(ENOENT)?;
+        PathSysfs::create(sess_sysfs, path)
+    }
+
     /// Closes every path (module exit); returns how many there were.
     fn close_all(&self) -> usize {
         let mut closed = 0;
@@ -222,9 +252,11 @@ impl RtrsSrv {
     /// Listens on `[::]:port` (dual stack, as upstream's `AF_INET6`
     /// `in6addr_any`), backlog 64.
     pub(crate) fn open(cm: &CmContext, port: u16, ops: Arc<dyn SrvOps>) -> Result<Self> {
+        let class = Class::register(c_str!("rtrs-server"))?;
         let ctx = Arc::pin_init(
             pin_init!(SrvCtx {
                 ops,
+                class,
                 sessions <- new_mutex!(Sessions { list: KVec::new() }),
             }),
             GFP_KERNEL,
@@ -280,6 +312,7 @@ fn find_or_create_path(
             insert(
                 &mut sessions.list,
                 SrvSess {
+                    sysfs: None,
                     shared: SessShared::new(req.paths_uuid)?,
                     paths_uuid: req.paths_uuid,
                     queue_depth: SESS_QUEUE_DEPTH.get() as u16,
@@ -305,8 +338,23 @@ fn find_or_create_path(
     if sess.paths().count() >= MAX_PATHS_NUM as usize {
         return Err(ECONNRESET());
     }
-    let device = request_device.device().ok_or(ENODEV)?;
-    let path = SrvPath::new(ctx, &sess.shared, req, sess.queue_depth, device);
+    let addrs = PathAddrs::of(request_device)?;
+    // `__is_path_w_addr_exists()`: one path per address pair.
+    if sess.paths().any(|p| {
+        p.addrs.client.as_bytes() == addrs.client.as_bytes()
+            && p.addrs.server.as_bytes() == addrs.server.as_bytes()
+    }) {
+        pr_err!("rtrs server: path with same addr exists\n");
+        return Err(EEXIST);
+    }
+    let path = SrvPath::new(
+        ctx,
+        &sess.shared,
+        req,
+        sess.queue_depth,
+        request_device,
+        addrs,
+    );
     let path = match path {
         Ok(path) => path,
         Err(e) => {

@@ -290,6 +290,33 @@ pub fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "error-budget",
+            what: "RNBD message type 99, 100 times in one session (a server error budget closes it)",
+            ci: true,
+            run: |c| {
+                let (mut s, _) = session(c, None)?;
+                let mut m = SessInfo::new(2).encode();
+                set16(&mut m, 0, 99);
+                let mut last = Outcome::Reply(0);
+                for i in 0..100 {
+                    let slot = s.get_slot()?;
+                    if let Err(e) = s.send_read(0, slot, 36, &m) {
+                        eprintln!("rnbd-peer: send {} failed", i + 1);
+                        return classify_err(e);
+                    }
+                    last = match s.wait_reply(slot) {
+                        Ok(e) => Outcome::Reply(e),
+                        Err(e) => {
+                            eprintln!("rnbd-peer: request {} not answered", i + 1);
+                            return classify_err(e);
+                        }
+                    };
+                }
+                let _ = s.disconnect();
+                Ok(last)
+            },
+        },
+        Case {
             name: "rnbd-short-usr-len",
             what: "SESS_INFO with usr_len 4 (header only)",
             ci: true,

@@ -641,6 +641,24 @@ impl CmIdRef<'_> {
         Ok(qp)
     }
 
+    /// The local address of the connection (`route.addr.src_addr`).
+    pub fn src_addr(&self) -> super::Address {
+        // SAFETY: The id is live; its route addresses are plain storage.
+        unsafe { super::Address::from_storage(ptr::addr_of!((*self.as_raw()).route.addr.src_addr)) }
+    }
+
+    /// The peer's address (`route.addr.dst_addr`).
+    pub fn dst_addr(&self) -> super::Address {
+        // SAFETY: As for `src_addr`.
+        unsafe { super::Address::from_storage(ptr::addr_of!((*self.as_raw()).route.addr.dst_addr)) }
+    }
+
+    /// The port of the RDMA device the id is bound to.
+    pub fn port_num(&self) -> u32 {
+        // SAFETY: The id is live.
+        u32::from(unsafe { (*self.as_raw()).port_num })
+    }
+
     /// The name of the RDMA device the id is bound to, if resolved.
     pub fn device_name(&self) -> Option<&kernel::str::CStr> {
         self.device().map(|device| device.name())

@@ -11,10 +11,12 @@ pub mod qp;
 pub mod verbs;
 pub mod wr;
 
+use core::ptr;
 use kernel::bindings;
+use kernel::c_str;
 use kernel::error::{code::*, to_result, Result};
 use kernel::fmt;
-use kernel::str::CString;
+use kernel::str::{CStr, CString};
 
 /// An IPv4 or IPv6 socket address, as the CM takes it.
 pub struct Address {
@@ -48,6 +50,66 @@ impl Address {
     /// The wildcard IPv4 address with `port`, to listen on every address.
     pub fn any_ipv4(port: u16) -> Result<Address> {
         Self::parse("0.0.0.0", port)
+    }
+
+    /// Copies a socket address the CM holds (any family).
+    ///
+    /// # Safety
+    ///
+    /// `raw` points at a readable `sockaddr_storage`.
+    pub(crate) unsafe fn from_storage(raw: *const bindings::__kernel_sockaddr_storage) -> Address {
+        Address {
+            // SAFETY: Readable per the contract; plain data.
+            raw: unsafe { ptr::read(raw) },
+        }
+    }
+
+    /// The address as upstream RTRS writes it in sysfs and logs
+    /// (`rtrs.c:sockaddr_to_str()`): `ip:<IPv4>`, `ip:<IPv6, compressed>`
+    /// or `gid:<GID>`.
+    pub fn to_rtrs_string(&self) -> Result<CString> {
+        let mut buf = [0u8; 64];
+        // SAFETY: Every sockaddr starts with its family.
+        let family = u32::from(unsafe { (*self.as_sockaddr()).sa_family });
+        let (format, addr): (&CStr, *const core::ffi::c_void) = match family {
+            bindings::AF_INET => {
+                let sin = self.as_sockaddr().cast::<bindings::sockaddr_in>();
+                // SAFETY: An AF_INET storage holds a `sockaddr_in`.
+                (
+                    c_str!("ip:%pI4"),
+                    unsafe { ptr::addr_of!((*sin).sin_addr) }.cast(),
+                )
+            }
+            bindings::AF_INET6 => {
+                let sin6 = self.as_sockaddr().cast::<bindings::sockaddr_in6>();
+                // SAFETY: An AF_INET6 storage holds a `sockaddr_in6`.
+                (
+                    c_str!("ip:%pI6c"),
+                    unsafe { ptr::addr_of!((*sin6).sin6_addr) }.cast(),
+                )
+            }
+            bindings::AF_IB => {
+                // `struct sockaddr_ib` (not in the bindings): family,
+                // pkey, flow info, then the 16-byte GID at offset 8.
+                let gid = self.as_sockaddr().cast::<u8>().wrapping_add(8);
+                (c_str!("gid:%pI6"), gid.cast())
+            }
+            _ => (c_str!("<invalid address family>"), ptr::null()),
+        };
+        // SAFETY: `buf` is writable for its length; the format takes one
+        // pointer to an address of the family's size (or none), which
+        // lives in `self`.
+        let len = unsafe {
+            bindings::scnprintf(
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                format.as_char_ptr(),
+                addr,
+            )
+        };
+        let len = usize::try_from(len).map_err(|_| EINVAL)?.min(buf.len() - 1);
+        let text = core::str::from_utf8(&buf[..len]).map_err(|_| EINVAL)?;
+        CString::try_from_fmt(fmt!("{}", text))
     }
 
     pub(crate) fn as_sockaddr(&self) -> *const bindings::sockaddr {
