@@ -10,7 +10,7 @@
 //! errno instead of being used as garbage; a session that keeps sending
 //! them is closed after `max_errors`; a force-closed device id stays
 //! reserved for the session's life; IO that would change the data of a
-//! read-only binding is refused with EROFS; device paths must resolve
+//! read-only binding is refused with EPERM; device paths must resolve
 //! (symlinks followed) inside the search directory.
 
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -381,9 +381,10 @@ impl RnbdSess {
         if !shape_ok {
             return self.answer(req, Err(malformed(EINVAL)));
         }
-        // Better than upstream: a read-only binding does not change data.
+        // Better than upstream: a read-only binding does not change data
+        // (EPERM, as for a second rw open).
         if op.modifies_data() && binding.mode == AccessMode::Ro {
-            return req.respond(EROFS.to_errno());
+            return req.respond(EPERM.to_errno());
         }
         let mut io = match Io::<Window<SrvRequest>>::new(&binding.bdev, op, flags, GFP_KERNEL) {
             Ok(io) => io,
@@ -472,6 +473,10 @@ pub(crate) struct SessHandle(pub(crate) Arc<RnbdSess>);
 impl SrvSessionOps for SessHandle {
     fn request(&self, req: SrvRequest) {
         self.0.request(req);
+    }
+
+    fn malformed(&self) {
+        self.0.count_error();
     }
 
     fn disconnected(&self) {

@@ -238,6 +238,18 @@ impl ReplyOp {
             self.path.park_chunk(usize::from(self.buf_id), chunk);
         }
     }
+
+    /// The reply completed: the chunk goes back, or to the IO_REQ that
+    /// arrived for it meanwhile (process context: the CQ work).
+    fn give_back(mut self) {
+        let Some(chunk) = self.chunk.take() else {
+            return;
+        };
+        let path = self.path.clone();
+        if let Some((chunk, qp, imm)) = path.return_chunk(usize::from(self.buf_id), chunk) {
+            start(&path, &qp, imm, false, chunk);
+        }
+    }
 }
 
 impl Completion for ReplyOp {
@@ -251,7 +263,7 @@ impl Completion for ReplyOp {
             );
             op.path.close_async();
         }
-        op.park();
+        op.give_back();
     }
 }
 
@@ -316,16 +328,28 @@ pub(crate) fn io_req(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, payload: u32) {
             (imm, true)
         }
     };
-    let Some(chunk) = path.take_chunk(imm.buf_id as usize) else {
-        // The client reused a buffer it has a request outstanding on;
-        // the reply to that request would answer both.
-        pr_err!(
-            "rtrs server: IO_REQ on busy buffer {}, closing the path\n",
-            imm.buf_id
-        );
-        path.close_async();
-        return;
+    let chunk = match path.take_chunk_or_defer(imm.buf_id as usize, qp, imm) {
+        Ok(Some(chunk)) => chunk,
+        // The reply of the chunk's last request is posted but its
+        // completion not seen yet: this request starts from there.
+        Ok(None) => return,
+        Err(()) => {
+            // The client reused a buffer it has a request outstanding on;
+            // the reply to that request would answer both.
+            pr_err!(
+                "rtrs server: IO_REQ on busy buffer {}, closing the path\n",
+                imm.buf_id
+            );
+            path.close_async();
+            return;
+        }
     };
+    start(path, qp, imm, bad_offset, chunk);
+}
+
+/// Goes on with an IO_REQ that has its chunk: invalidation (with
+/// `always_invalidate`), then [`process`].
+fn start(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, imm: IoReqImm, bad_offset: bool, chunk: Chunk) {
     if !ALWAYS_INVALIDATE.get() {
         process(path, qp, imm, bad_offset, chunk);
         return;

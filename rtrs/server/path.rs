@@ -20,11 +20,12 @@ use super::sysfs::PathSysfs;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::cm::CmIdRef;
 use crate::kernel_ext::rdma::mr::FrMr;
+use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::verbs::ProtectionDomain;
 use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 use crate::kernel_ext::workqueue::DelayedWorkItem;
 use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
-use crate::wire::{ConnReq, InfoReq, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX};
+use crate::wire::{ConnReq, InfoReq, IoReqImm, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX};
 use kernel::str::CString;
 
 /// `DelayedWork` ids of a path.
@@ -108,6 +109,12 @@ pub(crate) struct SrvPath {
     /// process context (after its ids are destroyed).
     #[pin]
     pub(crate) chunks: SpinLockBh<KVec<Option<Chunk>>>,
+    /// Per chunk, an IO_REQ that arrived while the reply of the chunk's
+    /// previous request was posted but not yet completed (the client may
+    /// reuse a buffer as soon as it has the IO_RSP, before the server
+    /// sees its send completion). Taken under the `chunks` lock.
+    #[pin]
+    pub(crate) deferred: SpinLockBh<KVec<Option<(Arc<QueuePair>, IoReqImm)>>>,
     /// The INFO_REQ bytes and length, from the receive completion to the
     /// INFO work.
     #[pin]
@@ -154,11 +161,13 @@ impl SrvPath {
         let chunk = MAX_CHUNK_SIZE.get() as usize;
         let pages = (chunk.div_ceil(kernel::page::PAGE_SIZE) + 1) as u32;
         let mut chunks = KVec::with_capacity(queue_depth as usize, GFP_KERNEL)?;
+        let mut deferred = KVec::with_capacity(queue_depth as usize, GFP_KERNEL)?;
         for _ in 0..queue_depth {
             let mut mr = FrMr::new(&pd, pages)?;
             mr.map(DmaBuffer::new(&pd, chunk, GFP_KERNEL)?)?;
             let rkey_rsp = DmaBuffer::new(&pd, RkeyRsp::SIZE, GFP_KERNEL)?;
             chunks.push(Some(Chunk { mr, rkey_rsp }), GFP_KERNEL)?;
+            deferred.push(None, GFP_KERNEL)?;
         }
         Arc::pin_init(
             pin_init!(SrvPath {
@@ -177,6 +186,7 @@ impl SrvPath {
                     name: None,
                 }),
                 chunks <- new_spinlock_bh!(chunks),
+                deferred <- new_spinlock_bh!(deferred),
                 info_req <- new_spinlock_bh!(None),
                 info_work <- new_delayed_work!(kernel::workqueue::system(), "SrvPath::info_work"),
                 hb_work <- new_delayed_work!(kernel::workqueue::system(), "SrvPath::hb_work"),
@@ -197,6 +207,53 @@ impl SrvPath {
             .lock()
             .get_mut(index)
             .and_then(|slot| slot.take())
+    }
+
+    /// Takes chunk `index` for an IO_REQ; if a posted reply still holds
+    /// it, keeps the IO_REQ for [`return_chunk`](Self::return_chunk) and
+    /// returns `Ok(None)`. `Err` if an IO_REQ already waits for it.
+    pub(crate) fn take_chunk_or_defer(
+        &self,
+        index: usize,
+        qp: &Arc<QueuePair>,
+        imm: IoReqImm,
+    ) -> core::result::Result<Option<Chunk>, ()> {
+        let mut chunks = self.chunks.lock();
+        let slot = chunks.get_mut(index).ok_or(())?;
+        if let Some(chunk) = slot.take() {
+            return Ok(Some(chunk));
+        }
+        let mut deferred = self.deferred.lock();
+        match deferred.get_mut(index) {
+            Some(d @ None) => {
+                *d = Some((qp.clone(), imm));
+                Ok(None)
+            }
+            _ => Err(()),
+        }
+    }
+
+    /// Puts back a chunk whose reply completed; if an IO_REQ waited for
+    /// it, hands the chunk to that request instead.
+    pub(crate) fn return_chunk(
+        &self,
+        index: usize,
+        chunk: Chunk,
+    ) -> Option<(Chunk, Arc<QueuePair>, IoReqImm)> {
+        let chunks = self.chunks.lock();
+        let waiting = self
+            .deferred
+            .lock()
+            .get_mut(index)
+            .and_then(|d| d.take());
+        drop(chunks);
+        match waiting {
+            Some((qp, imm)) => Some((chunk, qp, imm)),
+            None => {
+                self.park_chunk(index, chunk);
+                None
+            }
+        }
     }
 
     /// Puts a chunk back (any context but hard interrupts).
