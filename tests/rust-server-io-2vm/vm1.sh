@@ -5,10 +5,17 @@
 ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
 [[ -f $ko ]] || fail "no $ko"
 load_module brd rd_nr=2 rd_size=32768
-# A block device node outside the search path, reached by a symlink in it.
-mknod /tmp/outside b "$(stat -c %t /dev/ram1 | xargs printf %d)" 1
-ln -s /tmp/outside /dev/escape
-insmod "$ko" dev_search_path=/dev
+# The search directory /dev/exp (on devtmpfs: the server resolves paths
+# from the kernel's root, not this script's chroot) holds nodes of both
+# ramdisks, a symlink inside it and one escaping to /dev/ram1.
+major=$(stat -c %t /dev/ram0 | xargs printf %d)
+mkdir -p /dev/exp
+mknod /dev/exp/ram0 b "$major" 0
+mknod /dev/exp/ram1 b "$major" 1
+ln -s ram1 /dev/exp/alias
+ln -s ../ram1 /dev/exp/escape
+insmod "$ko" dev_search_path=/dev/exp
+expect_file /sys/module/rnbd_server/parameters/dev_search_path /dev/exp
 expect_file /sys/module/rnbd_server/parameters/max_errors 64
 [[ -d $RNBD_SRV_CTL/devices ]] || fail "no $RNBD_SRV_CTL/devices"
 signal server-ready
@@ -21,7 +28,7 @@ expect_file "$dev/sessions/sess1/read_only" 0
 expect_file "$dev/sessions/sess1/access_mode" rw
 expect_file "$dev/sessions/sess1/mapping_path" ram0
 expect_file "$dev/sessions/sess1/force_close" "Usage: echo 1 > force_close"
-expect_fail "Invalid argument" sh -c "echo 2 > $dev/sessions/sess1/force_close"
+expect_fail "Invalid argument" bash -c "echo 2 > $dev/sessions/sess1/force_close"
 if rmmod rnbd_server 2>/tmp/rmmod.err; then fail "rmmod succeeded with a session up"; fi
 log "ok: rmmod refused: $(cat /tmp/rmmod.err)"
 [[ -d /sys/module/rnbd_server ]] || fail "module gone"
@@ -42,7 +49,7 @@ signal server-verified
 wait_for peer-done 200
 # Reload with max_errors=1: one malformed message closes the session.
 wait_until 30 rmmod rnbd_server
-insmod "$ko" dev_search_path=/dev max_errors=1
+insmod "$ko" dev_search_path=/dev/exp max_errors=1
 signal server-strict
 wait_for peer-strict-done 120
 strict_closed() { dmesg | grep -q "1 malformed messages (max_errors), closing it"; }
