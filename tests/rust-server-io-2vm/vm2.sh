@@ -75,7 +75,8 @@ log "ok: peer info, verify 8 MiB, read back 8 MiB"
 # the C server answers 0 or garbage; see Documentation/server.md).
 bad=0
 while read -r case want; do
-    line=$("$peer" -s "$srv" --session "m-$case" -d ram1 -t 5 malformed "$case" 2>&1) || true
+    line=$("$peer" -s "$srv" --session "m-$case" -d ram1 -t 5 malformed "$case" 2>/tmp/m.err) || true
+    sed "s/^/[vm$RNBD_VM] $case: /" /tmp/m.err
     if [[ $line == "malformed $case: $want"* ]]; then
         log "ok: $line"
     else
