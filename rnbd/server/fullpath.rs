@@ -73,10 +73,7 @@ pub(crate) fn full_path(search: &[u8], sessname: &[u8], dev_name: &[u8]) -> Resu
                 concat(&[prefix, b"/", sessname, b"/"])?,
             )
         }
-        None => (
-            concat(&[search, b"/", dev_name])?,
-            concat(&[search, b"/"])?,
-        ),
+        None => (concat(&[search, b"/", dev_name])?, concat(&[search, b"/"])?),
     };
     // snprintf's `len >= PATH_MAX`.
     if path.len() >= PATH_MAX {

@@ -131,7 +131,10 @@ impl RnbdSess {
     /// Counts a malformed message; past `max_errors` (0: no limit) the
     /// session is closed.
     fn count_error(&self) {
-        let n = self.errors.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let n = self
+            .errors
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         let max = MAX_ERRORS.get();
         if n <= 10 {
             pr_warn!(
@@ -259,8 +262,8 @@ impl RnbdSess {
         };
         let device_id = u32::try_from(device_id).map_err(|_| ENOSPC)?;
         // 5.-6. Open, device object, access mode.
-        let binding = Binding::open(&self.server, &path, mode, device_id, dev_name)
-            .inspect_err(|e| {
+        let binding =
+            Binding::open(&self.server, &path, mode, device_id, dev_name).inspect_err(|e| {
                 pr_err!(
                     "Opening device '{}' on session {} failed: {:?}\n",
                     &*full.path,
@@ -322,11 +325,7 @@ impl RnbdSess {
     /// reserved, the client's IO on it gets ENOTCONN.
     pub(crate) fn force_close(&self, device_id: u32, serial: u64) {
         if let Some(slot) = self.take(device_id, Some(serial), true) {
-            pr_info!(
-                "{}: device id {} force closed\n",
-                &*self.name,
-                device_id
-            );
+            pr_info!("{}: device id {} force closed\n", &*self.name, device_id);
             drop(slot);
         }
     }

@@ -4,15 +4,14 @@
 //! protocol reference §8.2): `read_only`, `access_mode`,
 //! `mapping_path`, `force_close`.
 
-use kernel::{c_str, fmt};
 use kernel::prelude::*;
 use kernel::str::{BStr, CStr};
 use kernel::sync::Arc;
+use kernel::{c_str, fmt};
 
 use crate::dev::Binding;
 use crate::kernel_ext::sysfs::{
-    trim_newline, AttrRef, Attribute, AttributeOps, KObject, KObjectAttrs, ShowBuffer,
-    StoreContext,
+    trim_newline, AttrRef, Attribute, AttributeOps, KObject, KObjectAttrs, ShowBuffer, StoreContext,
 };
 use crate::proto::AccessMode;
 use crate::sess::RnbdSess;

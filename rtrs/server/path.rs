@@ -25,7 +25,9 @@ use crate::kernel_ext::rdma::verbs::ProtectionDomain;
 use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 use crate::kernel_ext::workqueue::DelayedWorkItem;
 use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
-use crate::wire::{ConnReq, InfoReq, IoReqImm, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX};
+use crate::wire::{
+    ConnReq, InfoReq, IoReqImm, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX,
+};
 use kernel::str::CString;
 
 /// `DelayedWork` ids of a path.
@@ -241,11 +243,7 @@ impl SrvPath {
         chunk: Chunk,
     ) -> Option<(Chunk, Arc<QueuePair>, IoReqImm)> {
         let chunks = self.chunks.lock();
-        let waiting = self
-            .deferred
-            .lock()
-            .get_mut(index)
-            .and_then(|d| d.take());
+        let waiting = self.deferred.lock().get_mut(index).and_then(|d| d.take());
         drop(chunks);
         match waiting {
             Some((qp, imm)) => Some((chunk, qp, imm)),

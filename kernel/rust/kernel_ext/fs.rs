@@ -35,8 +35,9 @@ impl ResolvedPath {
         // SAFETY: `path` is NUL-terminated. O_PATH opens nothing (no
         // device open), it only resolves; without O_NOFOLLOW the last
         // component is followed too.
-        let file =
-            from_err_ptr(unsafe { bindings::filp_open(path.as_char_ptr(), bindings::O_PATH as i32, 0) })?;
+        let file = from_err_ptr(unsafe {
+            bindings::filp_open(path.as_char_ptr(), bindings::O_PATH as i32, 0)
+        })?;
         Ok(ResolvedPath {
             file: NonNull::new(file).ok_or(ENOENT)?,
         })
@@ -48,10 +49,7 @@ impl ResolvedPath {
         // SAFETY: Both files are live (type invariant); `f_path` is
         // immutable for an open file.
         unsafe {
-            bindings::path_is_under(
-                &(*self.file.as_ptr()).f_path,
-                &(*base.file.as_ptr()).f_path,
-            )
+            bindings::path_is_under(&(*self.file.as_ptr()).f_path, &(*base.file.as_ptr()).f_path)
         }
     }
 

@@ -20,13 +20,13 @@ use kernel::sync::Arc;
 
 use core::pin::Pin;
 
-use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
 use kernel::init::InPlaceInit;
+use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
 use kernel::{pin_init, prelude::pin_data};
 
 use super::bdev::Bdev;
-use crate::kernel_ext::context::in_task;
 use super::{from_blk_status, IoFlags, Op, SECTOR_SIZE};
+use crate::kernel_ext::context::in_task;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 
 /// Memory a bio reads from or writes into: one physically contiguous
