@@ -293,7 +293,7 @@ impl<B: IoBuffer> Io<B> {
         let addr = buffer.as_mut_ptr();
         let error = if !self.op.has_data()
             || len == 0
-            || len % block != 0
+            || len.checked_rem(block) != Some(0)
             || len > u32::MAX as usize
             || addr as usize & align_mask != 0
         {
