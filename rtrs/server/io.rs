@@ -81,11 +81,6 @@ impl SrvRequest {
         self.dir
     }
 
-    /// The chunk (buffer id) the client used.
-    pub(crate) fn buf_id(&self) -> u16 {
-        self.buf_id
-    }
-
     /// Bytes of data: written by the client (WRITE), or room for the
     /// reply (READ).
     pub(crate) fn data_len(&self) -> usize {

@@ -202,15 +202,6 @@ impl SrvPath {
         )
     }
 
-    /// Takes chunk `index` for a request or a registration; `None` if it
-    /// is in use (or out of range).
-    pub(crate) fn take_chunk(&self, index: usize) -> Option<Chunk> {
-        self.chunks
-            .lock()
-            .get_mut(index)
-            .and_then(|slot| slot.take())
-    }
-
     /// Takes chunk `index` for an IO_REQ; if a posted reply still holds
     /// it, keeps the IO_REQ for [`return_chunk`](Self::return_chunk) and
     /// returns `Ok(None)`. `Err` if an IO_REQ already waits for it.

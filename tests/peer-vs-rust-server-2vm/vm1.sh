@@ -28,7 +28,7 @@ expect_file "$p/hca_port" 1
 expect_file "$p/disconnect" "Usage: echo 1 > disconnect"
 read -r rc rb wc wb < "$p/stats/rdma"
 ((rc >= 2)) || fail "stats/rdma read count $rc (SESS_INFO and OPEN are reads)"
-expect_fail "Invalid argument" sh -c "echo 0 > $p/stats/rdma"
+expect_fail "Invalid argument" bash -c "echo 0 > $p/stats/rdma"
 echo 1 > "$p/stats/rdma"
 expect_file "$p/stats/rdma" "0 0 0 0"
 expect_fail "in use" rmmod rnbd_server
