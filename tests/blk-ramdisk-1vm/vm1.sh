@@ -249,7 +249,7 @@ summary "loop on tmpfs: write-zeroes ($wz requests) read back zeros; NOUNMAP ref
 # Module exit removes the disks that are left ($d0 and $d2).
 rmmod rnbd_blk_test
 [[ ! -e $ctl && ! -e /sys/block/$d0 && ! -e /sys/block/$d2 ]] || fail "left behind after rmmod"
-dmesg | grep -q "rnbd_blk_test: unloaded, 2 disk(s) removed" || fail "no unload line"
+dmesg | grep "rnbd_blk_test: unloaded, 2 disk(s) removed" >/dev/null || fail "no unload line"
 grep -q rnbdblktest /proc/devices && fail "major still registered after rmmod"
 losetup -d "$loop"
 
