@@ -12,5 +12,12 @@ if [[ $RNBD_VARIANT == debug ]]; then
     scale=4
     extra=(--append watchdog_thresh=60)
 fi
+# Overrides for the guest scripts: SERVER_IMPL (rust|c) picks the server of
+# the scenarios that run against either (tests/lib/rnbd.sh); RNBD_GUEST_ENV
+# ("KEY=VALUE ...") passes any other variables.
+[[ -n ${SERVER_IMPL:-} ]] && extra+=(--env "SERVER_IMPL=$SERVER_IMPL")
+for kv in ${RNBD_GUEST_ENV:-}; do
+    extra+=(--env "$kv")
+done
 exec "$RNBD_REPO/target/release/vmrun" run --kernel-dir "$RNBD_KERNEL_OUT" \
     --timeout-scale "${RNBD_TIMEOUT_SCALE:-$scale}" "${extra[@]}" "$@"

@@ -26,3 +26,76 @@ rnbd_unmap() {
 # rtrs_paths CLASS SESSION: the names of SESSION's path directories
 # (CLASS is rtrs-client or rtrs-server).
 rtrs_paths() { ls "/sys/class/$1/$2/paths"; }
+
+# rnbd_map_fails ERRNO_TEXT "SPEC": writing SPEC to map_device must fail
+# with ERRNO_TEXT (strerror text, e.g. "Operation not permitted") and leave
+# no device behind.
+rnbd_map_fails() {
+    local want=$1 spec=$2 out
+    if out=$(bash -c 'echo "$1" > "$2"' bash "$spec" "$RNBD_CLT_CTL/map_device" 2>&1); then
+        fail "map_device '$spec' succeeded, expected '$want'"
+    fi
+    [[ $out == *"$want"* ]] || fail "map_device '$spec': expected '$want', got: $out"
+    log "ok: map_device '$spec' failed with '$want'"
+}
+
+# The server under test. Scenarios that accept either implementation of
+# rnbd_server choose it by SERVER_IMPL (passed to the guests with
+# `make scenario S=... SERVER_IMPL=c`, see Documentation/testing.md):
+#   rust (default)  our rnbd_server.ko from $RNBD_MODULES (RTRS built in)
+#   c               the upstream C rnbd_server (+ rtrs_server) from the
+#                   kernel's modroot
+SERVER_IMPL=${SERVER_IMPL:-rust}
+case $SERVER_IMPL in
+    rust | c) ;;
+    *) fail "SERVER_IMPL='$SERVER_IMPL': want rust or c" ;;
+esac
+
+# rnbd_server_load [PARAM=VALUE...]: load the server under test.
+rnbd_server_load() {
+    log "loading the $SERVER_IMPL rnbd_server $*"
+    if [[ $SERVER_IMPL == c ]]; then
+        load_module rnbd_server "$@"
+    else
+        local ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
+        [[ -f $ko ]] || fail "no $ko (make modules)"
+        # Its dependencies (ib_core, rdma_cm) come from the kernel's modroot.
+        modprobe -d "$RNBD_MODROOT" rdma_cm || fail "modprobe rdma_cm"
+        insmod "$ko" "$@" || fail "insmod $ko $*"
+    fi
+}
+
+# rnbd_server_unload: unload it (the C one with rtrs_server and rtrs_core).
+rnbd_server_unload() {
+    if [[ $SERVER_IMPL == c ]]; then
+        unload_module rnbd_server
+    else
+        rmmod rnbd_server || fail "rmmod rnbd_server"
+    fi
+}
+
+# rtrs_srv_stats_rdma SESSION PATH: the server's stats/rdma of one path,
+# checked against its format (%llu %llu %llu %llu: read count, read bytes,
+# write count, write bytes) and printed as four words.
+rtrs_srv_stats_rdma() {
+    local f=/sys/class/rtrs-server/$1/paths/$2/stats/rdma line
+    [[ -e $f ]] || fail "$f does not exist"
+    line=$(cat "$f")
+    [[ $line =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9]+$ ]] || fail "$f: '$line' is not 4 unsigned numbers"
+    echo "$line"
+}
+
+# wait_reachable IP [SECONDS]: until IP answers on the network (a TCP
+# connection to a closed port is refused), so that the first rdma_cm
+# connect does not race the link and ARP right after boot (a first
+# map_device timing out in init_conns() with no source address was seen
+# in c-baseline-2vm).
+wait_reachable() {
+    local ip=$1 limit=${2:-30} start out
+    start=$(now)
+    until out=$(timeout 2 bash -c ": > /dev/tcp/$ip/9" 2>&1) || [[ $out == *"Connection refused"* ]]; do
+        (($(echo "$(elapsed "$start") < $limit" | bc))) || fail "$ip unreachable for ${limit}s: $out"
+        sleep 0.5
+    done
+    log "$ip reachable after $(elapsed "$start") s"
+}
