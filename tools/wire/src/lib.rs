@@ -3,7 +3,8 @@
 //! The RTRS and RNBD wire formats as a host crate.
 //!
 //! The sources are the kernel's: `rtrs/common/wire.rs` and
-//! `rnbd/proto/wire.rs`, compiled here unchanged, so that what the modules
+//! `rnbd/proto/wire.rs` (and the client's `map_device` parser
+//! `rnbd/client/map_opts.rs`), compiled here unchanged, so that what the modules
 //! send is what `cargo test` checks against the C headers and what
 //! `cargo fuzz` feeds garbage to. See `Documentation/wire-formats.md`.
 #![no_std]
@@ -14,3 +15,7 @@ pub mod rtrs;
 
 #[path = "../../../rnbd/proto/wire.rs"]
 pub mod rnbd;
+
+/// `map_device` parsing of the RNBD client (`rnbd/client/map_opts.rs`).
+#[path = "../../../rnbd/client/map_opts.rs"]
+pub mod map_opts;
