@@ -23,7 +23,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod block;
+pub mod boxed;
 pub mod context;
+pub mod cpu;
 pub mod delay;
 pub mod errno;
 pub mod fs;

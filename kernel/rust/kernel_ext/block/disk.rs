@@ -537,6 +537,30 @@ impl<T: Operations> Disk<T> {
         state & (1 << bindings::GD_READ_ONLY) != 0
     }
 
+    /// How many opens the whole disk has (`disk_openers()`: opens of a
+    /// partition count on the whole disk too).
+    pub fn openers(&self) -> u32 {
+        // SAFETY: `part0` is the whole-disk device of a live disk;
+        // `bd_openers` is an `atomic_t`, read as `atomic_read` does.
+        let n = unsafe {
+            ptr::read_volatile(ptr::addr_of!((*(*self.raw()).part0).bd_openers.counter))
+        };
+        u32::try_from(n).unwrap_or(0)
+    }
+
+    /// Sends `KOBJ_ONLINE` (`true`) or `KOBJ_OFFLINE` for the disk's
+    /// device, as RNBD's client does when a device goes down and comes
+    /// back. Process context.
+    pub fn uevent_online(&self, online: bool) {
+        let action = if online {
+            bindings::kobject_action_KOBJ_ONLINE
+        } else {
+            bindings::kobject_action_KOBJ_OFFLINE
+        };
+        // SAFETY: The disk's device is registered while the disk lives.
+        unsafe { bindings::kobject_uevent(self.kobject_ptr(), action) };
+    }
+
     /// Runs every hardware queue again (`blk_mq_run_hw_queues`), from
     /// kblockd when `run_async`.
     pub fn run_hw_queues(&self, run_async: bool) {

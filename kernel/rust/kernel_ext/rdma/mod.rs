@@ -48,6 +48,35 @@ impl Address {
         Ok(Address { raw })
     }
 
+    /// An InfiniBand address (`AF_IB`) as upstream RTRS builds it for a
+    /// `gid:` path (`rtrs.c:rtrs_str_gid_to_sockaddr()`): the GID, the
+    /// service id `RDMA_IB_IP_PS_IB | port` with a full mask, pkey 0xffff.
+    pub fn ib_gid(gid: &[u8; 16], port: u16) -> Address {
+        // `struct sockaddr_ib` (not in the bindings): family u16, pkey
+        // be16, flowinfo be32, GID [16], sid be64, sid mask be64, scope
+        // id u64: 48 bytes.
+        let mut image = [0u8; 48];
+        image[0..2].copy_from_slice(&(bindings::AF_IB as u16).to_ne_bytes());
+        image[2..4].copy_from_slice(&0xffffu16.to_be_bytes());
+        image[8..24].copy_from_slice(gid);
+        let sid: u64 = 0x0000_0000_013F_0000 | u64::from(port);
+        image[24..32].copy_from_slice(&sid.to_be_bytes());
+        image[32..40].copy_from_slice(&u64::MAX.to_be_bytes());
+        // SAFETY: All-zero is a valid (unspecified) sockaddr_storage.
+        let mut raw: bindings::__kernel_sockaddr_storage = unsafe { core::mem::zeroed() };
+        const _: () = assert!(core::mem::size_of::<bindings::__kernel_sockaddr_storage>() >= 48);
+        // SAFETY: The storage is plain data of at least 48 bytes (checked
+        // above) and `image` does not overlap it.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                image.as_ptr(),
+                core::ptr::from_mut(&mut raw).cast::<u8>(),
+                image.len(),
+            )
+        };
+        Address { raw }
+    }
+
     /// The wildcard IPv4 address with `port`, to listen on every address.
     pub fn any_ipv4(port: u16) -> Result<Address> {
         Self::parse("0.0.0.0", port)

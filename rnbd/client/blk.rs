@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The blk-mq driver (`rnbd_queue_rq()`, `rnbd_client_xfer_request()`,
+//! `msg_io_conf()`, `rnbd_softirq_done_fn()`): each request becomes one
+//! RNBD IO message over RTRS (spec §6.4).
+//!
+//! Ours, unlike upstream: while the device is `closed` (no path
+//! connected), requests wait up to `hold_io_sec` for the reconnect
+//! instead of failing at once; so do requests RTRS could not carry
+//! because the last path just went down.
+
+use core::sync::atomic::Ordering;
+
+use kernel::error::Error;
+use kernel::init::PinInit;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use crate::dev::{now_ms, DevIo, DevState};
+use crate::kernel_ext::boxed::fn_once2;
+use crate::kernel_ext::block::{Busy, HwQueue, IoFlags, Op, Operations, Request};
+use crate::kernel_ext::errno::{ECONNABORTED, ECONNRESET, ESHUTDOWN};
+use crate::kernel_ext::scatterlist::SgTable;
+use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};
+use crate::proto;
+use crate::rtrs_clt::ops::{ConType, Dir, PermitWait, ReqData};
+
+/// How often held requests look at the device again.
+const HOLD_POLL_MS: u32 = 100;
+/// `rnbd_clt_dev_kick_mq_queue(dev, hctx, 10)`.
+const RETRY_MS: u32 = 10;
+
+/// Per tag set: segments a request may have (RTRS `max_segments`).
+pub(crate) struct SegmentLimit(pub(crate) usize);
+
+/// Per request slot (`struct rnbd_iu`): its scatterlist (lent to RTRS
+/// while the request is in flight) and when it started waiting for a
+/// path (0: not waiting).
+pub(crate) struct Slot {
+    sg: Option<SgTable>,
+    held_since_ms: i64,
+}
+
+/// Per disk: the device.
+pub(crate) struct DevQueue {
+    pub(crate) io: Arc<DevIo>,
+}
+
+impl DevQueue {
+    pub(crate) fn new(io: Arc<DevIo>) -> impl PinInit<DevQueue, Error> {
+        try_init!(DevQueue { io })
+    }
+}
+
+pub(crate) struct Blk;
+
+/// `rq_to_rnbd_flags()` and the RTRS direction (`rq_data_dir()`).
+fn rnbd_rw(op: Op, flags: IoFlags) -> Option<(proto::Rw, Dir)> {
+    let (rop, dir) = match op {
+        Op::Read => (proto::Op::Read, Dir::Read),
+        Op::Write => (proto::Op::Write, Dir::Write),
+        Op::Flush => (proto::Op::Flush, Dir::Read),
+        Op::Discard => (proto::Op::Discard, Dir::Write),
+        Op::SecureErase => (proto::Op::SecureErase, Dir::Write),
+        Op::WriteZeroes => (proto::Op::WriteZeroes, Dir::Write),
+        Op::Other(_) => return None,
+    };
+    // op_is_sync(): reads, or SYNC/FUA/PREFLUSH; op_is_flush(): FUA or
+    // PREFLUSH.
+    let flushy = flags.contains(IoFlags::FUA) || flags.contains(IoFlags::PREFLUSH);
+    let sync = op == Op::Read || flags.contains(IoFlags::SYNC) || flushy;
+    Some((
+        proto::Rw {
+            op: rop,
+            sync,
+            fua: flushy,
+        },
+        dir,
+    ))
+}
+
+/// Errors that mean "no path": held like a disconnected device.
+fn is_link_error(e: Error) -> bool {
+    e == ECONNABORTED() || e == ECONNRESET() || e == ESHUTDOWN()
+}
+
+/// Ends `rq` unless it may still wait for a path; then it goes back to
+/// blk-mq, to be dispatched again `HOLD_POLL_MS` later.
+fn hold_or_fail(mut rq: Request<Blk>, hw: Option<&HwQueue>, e: Error) -> Result<(), Busy<Blk>> {
+    let since = rq.data().held_since_ms;
+    let since = if since == 0 { now_ms() } else { since };
+    if is_link_error(e) && DevIo::within_hold(since) {
+        rq.data_mut().get_mut().held_since_ms = since;
+        return match hw {
+            Some(hw) => {
+                hw.delay_run(HOLD_POLL_MS);
+                Err(rq.dev_busy())
+            }
+            None => {
+                rq.requeue(true);
+                Ok(())
+            }
+        };
+    }
+    rq.data_mut().get_mut().held_since_ms = 0;
+    rq.end(Err(e));
+    Ok(())
+}
+
+/// Where a request waits while RTRS has it: inside the data (reads and
+/// writes) or here (no data).
+type Parked = Arc<SpinLockIrq<Option<Request<Blk>>>>;
+
+/// `msg_io_conf()`: the request back from RTRS, completed on its CPU.
+fn io_done(data: ReqData, parked: Option<Parked>, res: Result) {
+    let rq = match data.into_request::<Blk>() {
+        Ok((mut rq, sg)) => {
+            rq.data_mut().get_mut().sg = Some(sg);
+            Some(rq)
+        }
+        Err(_) => parked.and_then(|p| p.lock().take()),
+    };
+    let Some(rq) = rq else { return };
+    match res {
+        Err(e) if is_link_error(e) => {
+            let _ = hold_or_fail(rq, None, e);
+        }
+        _ => rq.complete(res),
+    }
+}
+
+impl Operations for Blk {
+    type TagSetData = SegmentLimit;
+    type QueueData = DevQueue;
+    type RequestData = Slot;
+
+    fn init_request_data(limit: &SegmentLimit) -> impl PinInit<Slot, Error> {
+        try_init!(Slot {
+            sg: Some(SgTable::new(limit.0.max(1))?),
+            held_since_ms: 0,
+        })
+    }
+
+    fn queue_rq(
+        q: &DevQueue,
+        hw: &HwQueue,
+        mut rq: Request<Self>,
+        _last: bool,
+    ) -> Result<(), Busy<Self>> {
+        let io = &q.io;
+        match io.state() {
+            DevState::Mapped => {}
+            DevState::MappedDisconnected if io.holding() => {
+                hw.delay_run(HOLD_POLL_MS);
+                return Err(rq.dev_busy());
+            }
+            _ => {
+                rq.data_mut().get_mut().held_since_ms = 0;
+                rq.end(Err(EIO));
+                return Ok(());
+            }
+        }
+        let Some(rtrs) = io.sess.rtrs() else {
+            return hold_or_fail(rq, Some(hw), ECONNABORTED());
+        };
+        let Some(permit) = rtrs.get_permit(ConType::Io, PermitWait::NoWait) else {
+            // blk-mq reruns the queue when a tag is freed (upstream parks
+            // the queue until a permit is put).
+            return Err(rq.busy());
+        };
+        let Some((rw, dir)) = rnbd_rw(rq.op(), rq.flags()) else {
+            rq.end(Err(EIO));
+            return Ok(());
+        };
+        rq.start();
+        let msg = proto::Io::new(
+            io.device_id.load(Ordering::Relaxed),
+            rq.sector(),
+            rw,
+            rq.bytes(),
+            rq.ioprio(),
+        )
+        .encode();
+        let has_data = matches!(rq.op(), Op::Read | Op::Write);
+        let (data, parked) = if has_data {
+            let Some(sg) = rq.data_mut().get_mut().sg.take() else {
+                rq.end(Err(EIO));
+                return Ok(());
+            };
+            match ReqData::from_request(rq, sg) {
+                Ok(d) => (d, None),
+                Err((e, mut rq, sg)) => {
+                    rq.data_mut().get_mut().sg = Some(sg);
+                    if e == ENOMEM {
+                        hw.delay_run(RETRY_MS);
+                        return Err(rq.busy());
+                    }
+                    rq.end(Err(e));
+                    return Ok(());
+                }
+            }
+        } else {
+            let parked: Parked = match Arc::pin_init(new_spinlock_irq!(Some(rq)), GFP_ATOMIC) {
+                Ok(p) => p,
+                // The request was moved into the failed initialiser and
+                // dropped with it, which ends it with EIO.
+                Err(_) => return Ok(()),
+            };
+            (ReqData::none(), Some(parked))
+        };
+        let p2 = parked.clone();
+        let done = match fn_once2(
+            move |data: ReqData, res: Result| io_done(data, p2, res),
+            GFP_ATOMIC,
+        ) {
+            Ok(d) => d,
+            Err(_) => {
+                // Give the request back (its data or the parked slot).
+                return requeue_back(data, parked, hw);
+            }
+        };
+        match rtrs.request(dir, permit, &msg, data, done) {
+            Ok(()) => Ok(()),
+            Err((e, _permit, data)) => {
+                let rq = match data.into_request::<Blk>() {
+                    Ok((mut rq, sg)) => {
+                        rq.data_mut().get_mut().sg = Some(sg);
+                        Some(rq)
+                    }
+                    Err(_) => parked.and_then(|p| p.lock().take()),
+                };
+                let Some(rq) = rq else { return Ok(()) };
+                if e == EAGAIN || e == ENOMEM {
+                    hw.delay_run(RETRY_MS);
+                    return Err(rq.busy());
+                }
+                hold_or_fail(rq, Some(hw), e)
+            }
+        }
+    }
+
+    /// `rnbd_softirq_done_fn()`.
+    fn complete(_q: &DevQueue, mut rq: Request<Self>, status: Result) {
+        rq.data_mut().get_mut().held_since_ms = 0;
+        rq.end(status);
+    }
+}
+
+fn requeue_back(data: ReqData, parked: Option<Parked>, hw: &HwQueue) -> Result<(), Busy<Blk>> {
+    let rq = match data.into_request::<Blk>() {
+        Ok((mut rq, sg)) => {
+            rq.data_mut().get_mut().sg = Some(sg);
+            Some(rq)
+        }
+        Err(_) => parked.and_then(|p| p.lock().take()),
+    };
+    match rq {
+        Some(rq) => {
+            hw.delay_run(RETRY_MS);
+            Err(rq.busy())
+        }
+        None => Ok(()),
+    }
+}
