@@ -17,8 +17,8 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::dev::{now_ms, DevIo, DevState};
-use crate::kernel_ext::boxed::fn_once2;
 use crate::kernel_ext::block::{Busy, HwQueue, IoFlags, Op, Operations, Request};
+use crate::kernel_ext::boxed::fn_once2;
 use crate::kernel_ext::errno::{ECONNABORTED, ECONNRESET, ESHUTDOWN};
 use crate::kernel_ext::scatterlist::SgTable;
 use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};

@@ -168,7 +168,10 @@ fn process_open_rsp(dev: &Device, rsp: &proto::OpenRsp) -> Result {
                 }
                 disk.uevent_online(true);
             }
-            pr_info!("{}: Device online, device remapped successfully\n", &*dev.name);
+            pr_info!(
+                "{}: Device online, device remapped successfully\n",
+                &*dev.name
+            );
         }
         _ => {}
     }
@@ -192,7 +195,13 @@ pub(crate) fn send_open(dev: &Device) -> Result {
     let buf = dev
         .sess()
         .admin(RtrsDir::Read, &msg, proto::OpenRsp::SIZE)
-        .inspect_err(|e| pr_err!("{}: Opening failed, server responded: {:?}\n", &*dev.name, e))?;
+        .inspect_err(|e| {
+            pr_err!(
+                "{}: Opening failed, server responded: {:?}\n",
+                &*dev.name,
+                e
+            )
+        })?;
     let rsp = proto::OpenRsp::decode(&buf).map_err(|_| EINVAL)?;
     if let Err(e) = process_open_rsp(dev, &rsp) {
         let _ = send_close(dev, rsp.device_id.get());
@@ -263,11 +272,7 @@ pub(crate) fn map(sess: &Arc<Session>, opt: &MapOptions<'_>) -> Result {
     sess.devs.lock().push(dev.clone(), GFP_KERNEL)?;
     let result = map_open(sess, &dev, minors);
     if let Err(e) = result {
-        pr_err!(
-            "{}: map_device: failed, err: {:?}\n",
-            &*dev.name,
-            e
-        );
+        pr_err!("{}: map_device: failed, err: {:?}\n", &*dev.name, e);
         sess.remove_dev(&dev);
         let taken = {
             let mut inner = dev.inner.lock();
@@ -303,7 +308,11 @@ fn map_open(
     let disk = match disk {
         Ok(d) => Arc::new(d, GFP_KERNEL)?,
         Err(e) => {
-            pr_err!("{}: map_device: Failed to configure device, err: {:?}\n", &*dev.name, e);
+            pr_err!(
+                "{}: map_device: Failed to configure device, err: {:?}\n",
+                &*dev.name,
+                e
+            );
             let _ = send_close(dev, rsp.device_id.get());
             return Err(e);
         }

@@ -12,11 +12,11 @@ use kernel::sync::{Arc, Mutex};
 use kernel::{c_str, fmt, new_mutex};
 
 use crate::blk::{Blk, SegmentLimit};
-use crate::dev::{self, Device, DevState};
+use crate::dev::{self, DevState, Device};
 use crate::kernel_ext::block::{Major, TagSet, TagSetConfig, TagSetFlags};
 use crate::kernel_ext::boxed::fn_once2;
 use crate::kernel_ext::cpu;
-use crate::kernel_ext::errno::{ETIMEDOUT};
+use crate::kernel_ext::errno::ETIMEDOUT;
 use crate::kernel_ext::rdma::cm::CmContext;
 use crate::kernel_ext::rdma::Address;
 use crate::kernel_ext::sync::{new_completion, new_spinlock_irq, Completion, SpinLockIrq};
@@ -26,8 +26,7 @@ use crate::map_opts::{self, Host, MapOptions};
 use crate::params::{MAX_RECONNECTS, RECONNECT_DELAY_SEC};
 use crate::proto;
 use crate::rtrs_clt::ops::{
-    CltOps, ConType, Dir as RtrsDir, LinkEvent, OpenParams, PathAddr, PermitWait, ReqData,
-    RtrsClt,
+    CltOps, ConType, Dir as RtrsDir, LinkEvent, OpenParams, PathAddr, PermitWait, ReqData, RtrsClt,
 };
 use crate::sysfs;
 
@@ -460,7 +459,6 @@ impl Session {
             }
         }
     }
-
 }
 
 #[allow(non_snake_case)]

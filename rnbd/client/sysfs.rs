@@ -9,10 +9,10 @@ use kernel::sync::Arc;
 use kernel::{c_str, fmt};
 
 use crate::dev::{self, Device};
+use crate::kernel_ext::module_ref::ModuleRef;
 use crate::kernel_ext::sysfs::{
     AttrRef, Attribute, AttributeOps, DeviceAttrs, KObjectAttrs, ShowBuffer, StoreContext,
 };
-use crate::kernel_ext::module_ref::ModuleRef;
 use crate::map_opts;
 use crate::sess::Client;
 
@@ -69,7 +69,12 @@ impl AttributeOps<DevSysfs> for UnmapDevice {
         );
         // As upstream: no unmap while the module is going away.
         let _module = ModuleRef::get(&crate::THIS_MODULE).map_err(|_| ENODEV)?;
-        if d.dev.sess().client.unloading.load(core::sync::atomic::Ordering::SeqCst) {
+        if d.dev
+            .sess()
+            .client
+            .unloading
+            .load(core::sync::atomic::Ordering::SeqCst)
+        {
             return Err(ENODEV);
         }
         dev::unmap(&d.dev, force, Some(ctx))

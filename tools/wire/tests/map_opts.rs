@@ -81,7 +81,10 @@ fn whitespace_and_separators() {
     let o = ok("sessname=a\nb device_path=d");
     assert_eq!(o.sessname, b"a\nb");
     // Everything after a NUL is gone (kstrdup).
-    assert_eq!(parse(b"sessname=s1 device_path=d\0 bogus", CPUS).map(|_| ()), Ok(()));
+    assert_eq!(
+        parse(b"sessname=s1 device_path=d\0 bogus", CPUS).map(|_| ()),
+        Ok(())
+    );
     assert_eq!(
         parse(b"sessname=s1\0 device_path=d", CPUS).map(|_| ()),
         Err(ParseError::Inval)
@@ -143,8 +146,14 @@ fn duplicates_last_wins() {
 
 #[test]
 fn access_modes() {
-    assert_eq!(ok("sessname=s device_path=d access_mode=ro").access_mode, AccessMode::Ro);
-    assert_eq!(ok("sessname=s device_path=d access_mode=rw").access_mode, AccessMode::Rw);
+    assert_eq!(
+        ok("sessname=s device_path=d access_mode=ro").access_mode,
+        AccessMode::Ro
+    );
+    assert_eq!(
+        ok("sessname=s device_path=d access_mode=rw").access_mode,
+        AccessMode::Rw
+    );
     assert_eq!(
         ok("sessname=s device_path=d access_mode=migration").access_mode,
         AccessMode::Migration
@@ -153,7 +162,10 @@ fn access_modes() {
         assert_eq!(err(&format!("{BASE} access_mode={bad} x")), EINVAL, "{bad}");
     }
     // A trailing newline of the whole write is stripped first.
-    assert_eq!(ok("sessname=s device_path=d access_mode=ro\n").access_mode, AccessMode::Ro);
+    assert_eq!(
+        ok("sessname=s device_path=d access_mode=ro\n").access_mode,
+        AccessMode::Ro
+    );
     assert_eq!(AccessMode::Ro.as_str(), "ro");
     assert_eq!(AccessMode::Migration.wire(), 2);
 }
@@ -169,12 +181,23 @@ fn dest_port_numbers() {
     assert_eq!(port("-0"), 0);
     assert_eq!(port("-"), 0); // simple_strtol consumes the sign alone
     assert_eq!(port("0000000000000000000001"), 1); // 22 chars
-    // 2^64 wraps to 0 in simple_strtoull (20 chars < 24)
+                                                   // 2^64 wraps to 0 in simple_strtoull (20 chars < 24)
     assert_eq!(port("18446744073709551616"), 0);
     for bad in [
-        "65536", "-1", "1x", "x", "+1", "0x", "08", "0xg", " 1", "1 2", "--1", "2147483648",
+        "65536",
+        "-1",
+        "1x",
+        "x",
+        "+1",
+        "0x",
+        "08",
+        "0xg",
+        " 1",
+        "1 2",
+        "--1",
+        "2147483648",
         "000000000000000000000001", // 24 chars: match_strlcpy limit
-        "4294967297",              // > INT_MAX
+        "4294967297",               // > INT_MAX
     ] {
         if bad.contains(' ') {
             continue;
@@ -183,7 +206,10 @@ fn dest_port_numbers() {
     }
     assert_eq!(port("0000000000000000000000"), 0);
     assert_eq!(port("00000000000000000000001"), 1); // 23 chars: the most
-    assert_eq!(err(&format!("{BASE} dest_port=000000000000000000000000")), EINVAL);
+    assert_eq!(
+        err(&format!("{BASE} dest_port=000000000000000000000000")),
+        EINVAL
+    );
 }
 
 #[test]
@@ -206,7 +232,11 @@ fn nr_poll_queues_bounds() {
     assert_eq!(n("-1"), CPUS);
     assert_eq!(n("0x2"), 2);
     for bad in ["5", "-2", "x", "1.0", "99999999999"] {
-        assert_eq!(err(&format!("{BASE} nr_poll_queues={bad}")), EINVAL, "{bad}");
+        assert_eq!(
+            err(&format!("{BASE} nr_poll_queues={bad}")),
+            EINVAL,
+            "{bad}"
+        );
     }
 }
 
@@ -236,9 +266,18 @@ fn path_forms() {
     let x = p("ip:10.0.0.2@ip:10.0.0.1");
     assert_eq!(x.src.unwrap().host, Host::Ip4([10, 0, 0, 2]));
     // ',' is searched first: "a@b,c" splits at the comma.
-    assert_eq!(err(&format!("{BASE} path=ip:1.1.1.1@ip:2.2.2.2,ip:3.3.3.3")), EINVAL);
+    assert_eq!(
+        err(&format!("{BASE} path=ip:1.1.1.1@ip:2.2.2.2,ip:3.3.3.3")),
+        EINVAL
+    );
     let x = p("ip:fe80::1@ip:::1");
-    assert_eq!(x.dst.host, Host::Ip6 { addr: ipv6("::1"), scope: None });
+    assert_eq!(
+        x.dst.host,
+        Host::Ip6 {
+            addr: ipv6("::1"),
+            scope: None
+        }
+    );
     let x = p("gid:fe80::2");
     assert_eq!(x.dst.host, Host::Gid(ipv6("fe80::2")));
     assert_eq!(x.dst.port, 1234);
@@ -262,9 +301,21 @@ fn path_errors() {
     assert_eq!(e(",ip:10.0.0.2"), EINVAL);
     // bad IPs and GIDs: EINVAL
     for bad in [
-        "ip:", "ip:1.2.3", "ip:1.2.3.4.5", "ip:256.1.1.1", "ip:1..2.3", "ip:host", "ip:1.2.3.4x",
-        "ip::::", "ip:1:2:3:4:5:6:7:8:9", "ip:fe80::1%", "ip:12345::", "gid:", "gid:1.2.3.4",
-        "gid:fe80::1%eth0", "gid:xyz",
+        "ip:",
+        "ip:1.2.3",
+        "ip:1.2.3.4.5",
+        "ip:256.1.1.1",
+        "ip:1..2.3",
+        "ip:host",
+        "ip:1.2.3.4x",
+        "ip::::",
+        "ip:1:2:3:4:5:6:7:8:9",
+        "ip:fe80::1%",
+        "ip:12345::",
+        "gid:",
+        "gid:1.2.3.4",
+        "gid:fe80::1%eth0",
+        "gid:xyz",
     ] {
         assert_eq!(e(bad), EINVAL, "{bad}");
     }
@@ -295,8 +346,17 @@ fn ipv4_like_the_kernel() {
 #[test]
 fn ipv6_like_the_kernel() {
     for s in [
-        "::", "::1", "fe80::1", "2001:db8::8:800:200c:417a", "1:2:3:4:5:6:7:8", "1::8",
-        "1:2:3:4:5:6::8", "::ffff:10.0.0.1", "::10.0.0.1", "1:2:3:4:5:6:1.2.3.4", "ff02::1",
+        "::",
+        "::1",
+        "fe80::1",
+        "2001:db8::8:800:200c:417a",
+        "1:2:3:4:5:6:7:8",
+        "1::8",
+        "1:2:3:4:5:6::8",
+        "::ffff:10.0.0.1",
+        "::10.0.0.1",
+        "1:2:3:4:5:6:1.2.3.4",
+        "ff02::1",
         "1:2:3:4:5:6:7::",
     ] {
         let expected = ipv6(s);
@@ -305,16 +365,32 @@ fn ipv6_like_the_kernel() {
             other => panic!("{s}: {other:?}"),
         }
         let gid = format!("{BASE} path=gid:{s}");
-        assert_eq!(ok(&gid).paths[0].unwrap().dst.host, Host::Gid(expected), "{s}");
+        assert_eq!(
+            ok(&gid).paths[0].unwrap().dst.host,
+            Host::Gid(expected),
+            "{s}"
+        );
     }
-    for s in [":", ":::", "1:::2", "1::2::3", "12345::", "g::", "1:2:3:4:5:6:7:8:9", "::1.2.3"] {
+    for s in [
+        ":",
+        ":::",
+        "1:::2",
+        "1::2::3",
+        "12345::",
+        "g::",
+        "1:2:3:4:5:6:7:8:9",
+        "::1.2.3",
+    ] {
         assert_eq!(parse_ip(s.as_bytes()), Err(ParseError::Inval), "{s}");
     }
     // 48 chars max (INET6_ADDRSTRLEN)
     let long = format!("0000:0000:0000:0000:0000:0000:0000:0001%{}", "x".repeat(8));
     assert_eq!(long.len(), 48);
     assert!(parse_ip(long.as_bytes()).is_ok());
-    assert_eq!(parse_ip(format!("{long}y").as_bytes()), Err(ParseError::Inval));
+    assert_eq!(
+        parse_ip(format!("{long}y").as_bytes()),
+        Err(ParseError::Inval)
+    );
 }
 
 #[test]
@@ -335,7 +411,10 @@ fn ipv6_scope() {
     // not link-local: the scope is ignored, as inet6_pton does
     assert_eq!(
         parse_ip(b"2001:db8::1%whatever"),
-        Ok(Host::Ip6 { addr: ipv6("2001:db8::1"), scope: None })
+        Ok(Host::Ip6 {
+            addr: ipv6("2001:db8::1"),
+            scope: None
+        })
     );
 }
 
@@ -377,7 +456,8 @@ fn unmap_remap_resize_inputs() {
 #[test]
 fn usage_text() {
     assert!(MAP_DEVICE_USAGE.starts_with("Usage: echo \"[dest_port=server port number] sessname="));
-    assert!(MAP_DEVICE_USAGE.ends_with("> map_device\n\naddr ::= [ ip:<ipv4> | ip:<ipv6> | gid:<gid> ]\n"));
+    assert!(MAP_DEVICE_USAGE
+        .ends_with("> map_device\n\naddr ::= [ ip:<ipv4> | ip:<ipv6> | gid:<gid> ]\n"));
 }
 
 proptest! {

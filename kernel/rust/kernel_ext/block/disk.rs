@@ -542,9 +542,8 @@ impl<T: Operations> Disk<T> {
     pub fn openers(&self) -> u32 {
         // SAFETY: `part0` is the whole-disk device of a live disk;
         // `bd_openers` is an `atomic_t`, read as `atomic_read` does.
-        let n = unsafe {
-            ptr::read_volatile(ptr::addr_of!((*(*self.raw()).part0).bd_openers.counter))
-        };
+        let n =
+            unsafe { ptr::read_volatile(ptr::addr_of!((*(*self.raw()).part0).bd_openers.counter)) };
         u32::try_from(n).unwrap_or(0)
     }
 
