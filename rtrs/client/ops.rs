@@ -91,7 +91,13 @@ pub(crate) struct OpenParams<'a> {
     pub(crate) reconnect_delay_sec: u8,
     /// -1 (forever) for RNBD.
     pub(crate) max_reconnect_attempts: i16,
+    /// 0: poll queues (`IB_POLL_DIRECT` CQs) are not implemented and any
+    /// other value is refused with EINVAL (see `Documentation/client.md`).
     pub(crate) nr_poll_queues: u32,
+    /// `/sys/class/rtrs-client`, from [`RtrsClt::register_class`] at module
+    /// load (upstream `rtrs_client_init()`); the session's device goes
+    /// there.
+    pub(crate) class: &'a Arc<crate::kernel_ext::sysfs::Class>,
 }
 
 /// A permit (`struct rtrs_permit`): a server buffer id, the connection
@@ -114,6 +120,7 @@ pub(crate) type Done = KBox<dyn FnOnce(ReqData, Result) + Send>;
 // The functions RNBD calls (implemented in `clt.rs`):
 //
 // impl RtrsClt {
+//     pub(crate) fn register_class() -> Result<Arc<Class>>;  // at module load
 //     pub(crate) fn open(cm: &Arc<CmContext>, params: &OpenParams<'_>,
 //                        ops: Arc<dyn CltOps>) -> Result<Arc<RtrsClt>>;
 //     pub(crate) fn close(&self);               // all paths, waits

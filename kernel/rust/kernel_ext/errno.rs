@@ -31,4 +31,9 @@ errors!(
     EBADMSG,
     EMSGSIZE,
     ENOLINK,
+    ECOMM,
+    ENOSYS,
+    EHOSTDOWN,
+    ESHUTDOWN,
+    ETIME,
 );

@@ -8,6 +8,7 @@ pub mod buffer;
 pub mod cm;
 pub mod mr;
 pub mod qp;
+pub mod sg;
 pub mod verbs;
 pub mod wr;
 
