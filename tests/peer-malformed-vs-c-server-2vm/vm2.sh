@@ -4,34 +4,18 @@
 # must still write, read back and verify.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-peer=$RNBD_REPO/target/release/rnbd-peer
+. "$RNBD_REPO/tests/lib/peer.sh"
+
 here=$RNBD_REPO/tests/peer-malformed-vs-c-server-2vm
 srv=$RNBD_VM1_IP
 wait_for server-ready 300
 
-n=0 bad=0
 results=$RNBD_SHARED/outcomes.txt
 : > "$results"
 # The list marks cases that are not safe for CI with "[not in CI]".
-for case in $("$peer" malformed --list | awk '!/\[not in CI\]/ {print $1}'); do
-    n=$((n + 1))
-    rc=0
-    line=$("$peer" --server "$srv" --session "mal$n" -d /dev/ram0 -t 4 malformed "$case" 2>/tmp/err) || rc=$?
-    [[ -s /tmp/err ]] && sed "s/^/[vm$RNBD_VM] $case: /" /tmp/err
-    got=${line#"malformed $case: "}
-    ((rc == 0)) || got="error(exit $rc)"
-    want=$(awk -v c="$case" '$1 == c {print $2}' "$here/expected.txt")
-    echo "$case $got" >> "$results"
-    if [[ -z $want ]]; then
-        log "MEASURED $case: $got (no expectation)"
-        bad=$((bad + 1))
-    elif [[ $got == "$want"* ]]; then
-        log "ok: $case: $got"
-    else
-        log "MISMATCH $case: got '$got', expected '$want'"
-        bad=$((bad + 1))
-    fi
-done
+# shellcheck disable=SC2046
+malformed_suite "$srv" "$here/expected.txt" $("$peer" malformed --list | awk '!/\[not in CI\]/ {print $1}')
+n=$malformed_n bad=$malformed_bad
 echo "$n" > "$RNBD_SHARED/cases"
 
 # The server still serves a normal session.

@@ -4,31 +4,11 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-peer=$RNBD_REPO/target/release/rnbd-peer
-[[ -x $peer ]] || fail "no $peer (make tools)"
+. "$RNBD_REPO/tests/lib/peer.sh"
+
 srv=$RNBD_VM1_IP
 seed=42
-out=/tmp/peer.out
-
-# peer_ok NAME ARGS...: run the peer, keep its output, fail on non-zero.
-peer_ok() {
-    local name=$1 rc=0
-    shift
-    "$peer" "$@" > "$out.$name" 2>&1 || rc=$?
-    sed "s/^/[vm$RNBD_VM] $name: /" "$out.$name"
-    ((rc == 0)) || fail "rnbd-peer $* exited $rc"
-}
-
-# peer_fails NAME RC TEXT ARGS...: the peer must exit RC and say TEXT.
-peer_fails() {
-    local name=$1 want_rc=$2 text=$3 rc=0
-    shift 3
-    "$peer" "$@" > "$out.$name" 2>&1 || rc=$?
-    sed "s/^/[vm$RNBD_VM] $name: /" "$out.$name"
-    ((rc == want_rc)) || fail "rnbd-peer $*: exit $rc, expected $want_rc"
-    grep -q -- "$text" "$out.$name" || fail "rnbd-peer $*: no '$text' in its output"
-    log "ok: $name exits $rc with '$text'"
-}
+out=$peer_out
 
 "$peer" --help | grep malformed >/dev/null || fail "rnbd-peer --help"
 wait_for server-ready 300

@@ -3,30 +3,12 @@
 # with always_invalidate=N and the error budget.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-peer=$RNBD_REPO/target/release/rnbd-peer
-[[ -x $peer ]] || fail "no $peer (make tools)"
+. "$RNBD_REPO/tests/lib/peer.sh"
+
 here=$RNBD_REPO/tests/peer-vs-rust-server-2vm
 srv=$RNBD_VM1_IP
 seed=42
-out=/tmp/peer.out
-
-peer_ok() {
-    local name=$1 rc=0
-    shift
-    "$peer" "$@" > "$out.$name" 2>&1 || rc=$?
-    sed "s/^/[vm$RNBD_VM] $name: /" "$out.$name"
-    ((rc == 0)) || fail "rnbd-peer $* exited $rc"
-}
-
-peer_fails() {
-    local name=$1 want_rc=$2 text=$3 rc=0
-    shift 3
-    "$peer" "$@" > "$out.$name" 2>&1 || rc=$?
-    sed "s/^/[vm$RNBD_VM] $name: /" "$out.$name"
-    ((rc == want_rc)) || fail "rnbd-peer $*: exit $rc, expected $want_rc"
-    grep -q -- "$text" "$out.$name" || fail "rnbd-peer $*: no '$text' in its output"
-    log "ok: $name exits $rc with '$text'"
-}
+out=$peer_out
 
 wait_for server-ready 300
 
@@ -76,25 +58,11 @@ sed "s/^/[vm$RNBD_VM] disc: /" "$out.disc"
 ((rc == 8)) || fail "sysfs disconnect: peer exit $rc, expected 8 (closed by the server)"
 
 # Every malformed case, one fresh session each.
-n=0 bad=0
+: > "$RNBD_SHARED/outcomes.txt"
+# shellcheck disable=SC2046
+malformed_suite "$srv" "$here/expected.txt" $("$peer" malformed --list | awk '{print $1}')
+n=$malformed_n bad=$malformed_bad
 results=$RNBD_SHARED/outcomes.txt
-: > "$results"
-for case in $("$peer" malformed --list | awk '{print $1}'); do
-    n=$((n + 1))
-    rc=0
-    line=$("$peer" --server "$srv" --session "mal$n" -d /dev/ram0 -t 4 malformed "$case" 2>/tmp/err) || rc=$?
-    [[ -s /tmp/err ]] && sed "s/^/[vm$RNBD_VM] $case: /" /tmp/err
-    got=${line#"malformed $case: "}
-    ((rc == 0)) || got="error(exit $rc)"
-    want=$(awk -v c="$case" '$1 == c {print $2}' "$here/expected.txt")
-    echo "$case $got" >> "$results"
-    if [[ -n $want && $got == "$want"* ]]; then
-        log "ok: $case: $got"
-    else
-        log "MISMATCH $case: got '$got', expected '${want:-nothing}'"
-        bad=$((bad + 1))
-    fi
-done
 peer_ok afterwards --server "$srv" --session afterwards -d /dev/ram0 verify --length 4M --pattern-seed 7
 grep -q "verified against seed 7" "$out.afterwards" || fail "no verified read afterwards"
 signal peer-malformed-done

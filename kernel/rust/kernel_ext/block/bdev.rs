@@ -87,26 +87,14 @@ impl Bdev {
     /// (claimed by someone else), ENXIO (no such device), EINVAL (empty
     /// path). Process context.
     pub fn open(path: &CStr, mode: OpenMode) -> Result<Arc<Bdev>> {
-        let slot: UniqueArc<MaybeUninit<Bdev>> = UniqueArc::new_uninit(GFP_KERNEL)?;
-        // The allocation that will hold this Bdev is its unique holder
-        // identity for an exclusive claim.
-        let holder: *const MaybeUninit<Bdev> = &*slot;
-        let holder = if mode.exclusive {
-            holder.cast_mut().cast()
-        } else {
-            ptr::null_mut()
-        };
-        // SAFETY: `path` is NUL-terminated; the holder (if any) is a valid
-        // unique address for the life of the open file; no holder ops.
-        let file = from_err_ptr(unsafe {
-            bindings::bdev_file_open_by_path(path.as_char_ptr(), mode.to_raw(), holder, ptr::null())
-        })?;
-        let bdev = Bdev {
-            // SAFETY: Not NULL (`from_err_ptr` succeeded).
-            file: unsafe { NonNull::new_unchecked(file) },
-            mode,
-        };
-        Ok(slot.write(bdev).into())
+        Self::open_with(mode, |raw_mode, holder| {
+            // SAFETY: `path` is NUL-terminated; the holder (if any) is a
+            // valid unique address for the life of the open file; no
+            // holder ops.
+            unsafe {
+                bindings::bdev_file_open_by_path(path.as_char_ptr(), raw_mode, holder, ptr::null())
+            }
+        })
     }
 
     /// Opens the block device `path` names, resolved before
@@ -116,6 +104,26 @@ impl Bdev {
     /// EBUSY, ... Process context.
     pub fn open_resolved(path: &ResolvedPath, mode: OpenMode) -> Result<Arc<Bdev>> {
         let dev = path.block_device_number()?;
+        let bdev = Self::open_with(mode, |raw_mode, holder| {
+            // SAFETY: As in `open`: the holder (if any) is a valid unique
+            // address for the life of the open file; no holder ops.
+            unsafe { bindings::bdev_file_open_by_dev(dev, raw_mode, holder, ptr::null()) }
+        })?;
+        // As `bdev_file_open_by_path`: no write open of a read-only
+        // device (dropping `bdev` closes it).
+        if mode.write && bdev.read_only() {
+            return Err(EACCES);
+        }
+        Ok(bdev)
+    }
+
+    /// Allocates the Bdev, whose allocation is the unique holder identity
+    /// of an exclusive claim, and opens the device with `open_file(mode,
+    /// holder)` (an ERR_PTR-returning `bdev_file_open_*`).
+    fn open_with(
+        mode: OpenMode,
+        open_file: impl FnOnce(bindings::blk_mode_t, *mut core::ffi::c_void) -> *mut bindings::file,
+    ) -> Result<Arc<Bdev>> {
         let slot: UniqueArc<MaybeUninit<Bdev>> = UniqueArc::new_uninit(GFP_KERNEL)?;
         let holder: *const MaybeUninit<Bdev> = &*slot;
         let holder = if mode.exclusive {
@@ -123,21 +131,12 @@ impl Bdev {
         } else {
             ptr::null_mut()
         };
-        // SAFETY: As in `open`: the holder (if any) is a valid unique
-        // address for the life of the open file; no holder ops.
-        let file = from_err_ptr(unsafe {
-            bindings::bdev_file_open_by_dev(dev, mode.to_raw(), holder, ptr::null())
-        })?;
+        let file = from_err_ptr(open_file(mode.to_raw(), holder))?;
         let bdev = Bdev {
             // SAFETY: Not NULL (`from_err_ptr` succeeded).
             file: unsafe { NonNull::new_unchecked(file) },
             mode,
         };
-        // As `bdev_file_open_by_path`: no write open of a read-only
-        // device (dropping `bdev` closes it).
-        if mode.write && bdev.read_only() {
-            return Err(EACCES);
-        }
         Ok(slot.write(bdev).into())
     }
 
