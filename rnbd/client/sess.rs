@@ -7,7 +7,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
 use kernel::prelude::*;
-use kernel::str::{CStr, CString};
+use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 use kernel::{c_str, fmt, new_mutex};
 
