@@ -3,6 +3,9 @@
 peer=$RNBD_REPO/target/release/rnbd-peer
 [[ -x $peer ]] || fail "no $peer (make tools)"
 peer_out=/tmp/peer.out
+# Seconds the peer waits for a malformed case's answer: 4, times the
+# harness's timeout scale on slow (debug) kernels.
+mal_t=$((4 * ${RNBD_TIMEOUT_SCALE:-1}))
 
 # peer_ok NAME ARGS...: run the peer, keep its output in $peer_out.NAME,
 # fail on a non-zero exit.
@@ -36,7 +39,7 @@ malformed_suite() {
     for case in "$@"; do
         malformed_n=$((malformed_n + 1))
         rc=0
-        line=$("$peer" --server "$srv" --session "mal$malformed_n" -d /dev/ram0 -t 4 malformed "$case" 2>/tmp/err) || rc=$?
+        line=$("$peer" --server "$srv" --session "mal$malformed_n" -d /dev/ram0 -t "$mal_t" malformed "$case" 2>/tmp/err) || rc=$?
         [[ -s /tmp/err ]] && sed "s/^/[vm$RNBD_VM] $case: /" /tmp/err
         got=${line#"malformed $case: "}
         ((rc == 0)) || got="error(exit $rc)"

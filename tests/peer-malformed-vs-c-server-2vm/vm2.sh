@@ -27,7 +27,7 @@ signal peer-done
 # Phase 2: the server reloaded with sess_queue_depth=500.
 wait_for server-qd500 120
 rc=0
-line=$("$peer" --server "$srv" --session qd500a -d /dev/ram0 -t 4 malformed imm-buf-id-ge-qd) || rc=$?
+line=$("$peer" --server "$srv" --session qd500a -d /dev/ram0 -t "$mal_t" malformed imm-buf-id-ge-qd) || rc=$?
 got=${line#"malformed imm-buf-id-ge-qd: "}
 ((rc == 0)) || got="error(exit $rc)"
 echo "imm-buf-id-ge-qd@qd500 $got" >> "$results"

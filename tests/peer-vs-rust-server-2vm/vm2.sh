@@ -70,7 +70,7 @@ signal peer-malformed-done
 # Queue depth 500, always_invalidate=N, max_errors=3.
 wait_for server-qd500 120
 rc=0
-line=$("$peer" --server "$srv" --session qd500a -d /dev/ram0 -t 4 malformed imm-buf-id-ge-qd) || rc=$?
+line=$("$peer" --server "$srv" --session qd500a -d /dev/ram0 -t "$mal_t" malformed imm-buf-id-ge-qd) || rc=$?
 got=${line#"malformed imm-buf-id-ge-qd: "}
 ((rc == 0)) || got="error(exit $rc)"
 want=$(awk '$1 == "imm-buf-id-ge-qd@qd500" {print $2}' "$here/expected.txt")

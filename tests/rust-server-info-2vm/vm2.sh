@@ -13,7 +13,7 @@ out=/tmp/peer.out
 info_until_sess_info() {
     local name=$1 qd=$2 rc=0
     shift 2
-    "$peer" --server "$srv" --session "$name" -d ram0 -t 3 "$@" info > "$out.$name" 2>&1 || rc=$?
+    "$peer" --server "$srv" --session "$name" -d ram0 -t $((3 * ${RNBD_TIMEOUT_SCALE:-1})) "$@" info > "$out.$name" 2>&1 || rc=$?
     sed "s/^/[vm$RNBD_VM] $name: /" "$out.$name"
     grep -q "^connected: session=$name .* queue_depth=$qd max_io_size=126976 max_hdr_size=4096 chunk_size=131072 always_invalidate=yes" "$out.$name" ||
         fail "$name: INFO exchange did not complete with queue depth $qd"
@@ -30,7 +30,7 @@ wait_for ready-64 120
 info_until_sess_info s64 64
 info_until_sess_info s64c1 64 -c 1
 for case in conn-bad-magic conn-bad-version conn-cid-ge-cid-num conn-not-first; do
-    line=$("$peer" --server "$srv" --session "mal-$case" -d ram0 -t 4 malformed "$case") || fail "malformed $case"
+    line=$("$peer" --server "$srv" --session "mal-$case" -d ram0 -t $((4 * ${RNBD_TIMEOUT_SCALE:-1})) malformed "$case") || fail "malformed $case"
     want=$(awk -v c="$case" '$1 == c {print $2}' "$RNBD_REPO/tests/peer-malformed-vs-c-server-2vm/expected.txt")
     [[ $line == "malformed $case: $want"* ]] || fail "$case: got '$line', expected '$want' (as the C server)"
     log "ok: $line"

@@ -75,7 +75,7 @@ log "ok: peer info, verify 8 MiB, read back 8 MiB"
 # the C server answers 0 or garbage; see Documentation/server.md).
 bad=0
 while read -r case want; do
-    line=$("$peer" -s "$srv" --session "m-$case" -d ram1 -t 5 malformed "$case" 2>/tmp/m.err) || true
+    line=$("$peer" -s "$srv" --session "m-$case" -d ram1 -t $((5 * ${RNBD_TIMEOUT_SCALE:-1})) malformed "$case" 2>/tmp/m.err) || true
     sed "s/^/[vm$RNBD_VM] $case: /" /tmp/m.err
     if [[ $line == "malformed $case: $want"* ]]; then
         log "ok: $line"
@@ -102,7 +102,7 @@ CASES
 signal peer-done
 
 wait_for server-strict 120
-line=$("$peer" -s "$srv" --session strict -d ram1 -t 5 malformed rnbd-unknown-type 2>&1) || true
+line=$("$peer" -s "$srv" --session strict -d ram1 -t $((5 * ${RNBD_TIMEOUT_SCALE:-1})) malformed rnbd-unknown-type 2>&1) || true
 log "max_errors=1: $line"
 signal peer-strict-done
 summary "client: mapped /dev/$dev from our server; 4 MiB random pattern written, read back equal, again after re-map and after force_close + re-map; write-zeroes reads back zeros; ENOENT/EINVAL(symlink escape)/EINVAL(..) refused"

@@ -407,6 +407,12 @@ fn write_env(host: &Host, scenario: &Scenario, net: &Network, path: &Path) -> Re
         ("RNBD_NICS".into(), scenario.nics.to_string()),
         ("RNBD_RXE".into(), u8::from(scenario.rxe).to_string()),
         ("RNBD_NET_MODE".into(), net.mode.name().into()),
+        // Slow kernels (debug) scale the scenario timeout; scripts scale
+        // their own waits with it (integer, at least 1).
+        (
+            "RNBD_TIMEOUT_SCALE".into(),
+            (host.timeout_scale.ceil().max(1.0) as u64).to_string(),
+        ),
         (
             "RNBD_KERNEL_DIR".into(),
             host.kernel_dir.display().to_string(),
