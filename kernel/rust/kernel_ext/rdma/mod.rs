@@ -24,6 +24,13 @@ pub struct Address {
     raw: bindings::__kernel_sockaddr_storage,
 }
 
+impl Clone for Address {
+    fn clone(&self) -> Self {
+        // SAFETY: `self.raw` is a readable storage.
+        unsafe { Address::from_storage(&self.raw) }
+    }
+}
+
 impl Address {
     /// Parses a numeric IPv4 or IPv6 address (with an optional `%scope`)
     /// and a port, as upstream RTRS does with `inet_pton_with_scope`.
