@@ -24,7 +24,7 @@ use crate::kernel_ext::rdma::sg::DmaDir;
 use crate::kernel_ext::rdma::verbs::ProtectionDomain;
 use crate::kernel_ext::rdma::wr::{Completion, Dst, Remote, Src, WcStatus, WorkCompletion, Wr};
 use crate::kernel_ext::sync::SpinLockBh;
-use crate::new_spinlock_bh;
+use crate::kernel_ext::sync::new_spinlock_bh;
 use crate::wire::{Imm, IoReqImm, RdmaRead, RdmaWrite, RkeyRsp, SgDesc, RTRS_MSG_NEED_INVAL_F};
 
 /// The most pages (4 KiB) one request maps (`RTRS_MAX_SEGMENTS`).
@@ -130,10 +130,11 @@ impl Conns {
         for _ in 0..qps.len() {
             inv.push(None, GFP_KERNEL)?;
         }
+        let pd_for_conns = pd.clone();
         let conns = Arc::pin_init(
             pin_init!(Conns {
                 path: path.clone(),
-                pd: pd.clone(),
+                pd: pd_for_conns,
                 qps,
                 params,
                 rbufs,
@@ -248,6 +249,7 @@ impl Conns {
             offset,
         }
         .encode(p.mem_bits);
+        let desc = SgDesc::new(ctx.mr.iova(), ctx.mr.rkey(), ctx.mr.length() as u32);
         let filled = imm.map_err(|_| EMSGSIZE()).and_then(|imm| {
             let iu = ctx.iu.as_mut_slice();
             iu.get_mut(..usr_len).ok_or(EMSGSIZE())?.copy_from_slice(usr);
@@ -260,8 +262,6 @@ impl Conns {
                 }
                 Dir::Read => {
                     if has_mr {
-                        let desc =
-                            SgDesc::new(ctx.mr.iova(), ctx.mr.rkey(), ctx.mr.length() as u32);
                         RdmaRead::encode_with_descs(
                             usr_len as u16,
                             RTRS_MSG_NEED_INVAL_F,
@@ -452,7 +452,7 @@ impl Conns {
     /// still in a slot is taken out, its MR reclaimed if needed, and
     /// returned with the server's answer if one came, else for failover.
     /// Also breaks the reference cycle of the contexts.
-    pub(crate) fn drain_slots(&self) -> KVec<(InFlight, ReqData, Option<i32>)> {
+    pub(crate) fn drain_slots(&self) -> KVec<(InFlight, ReqData, Option<i32>, KVec<u8>)> {
         let mut out = KVec::new();
         let qd = usize::from(self.params.queue_depth);
         for i in 0..qd {
@@ -487,7 +487,15 @@ impl Conns {
                     Ok(m) => m.unmap(),
                     Err(_) => req.plain.take().unwrap_or_else(ReqData::none),
                 };
-                if out.push((req, data, rsp), GFP_KERNEL).is_err() {
+                let mut usr = KVec::new();
+                let usr_len = req.usr_len.min(ctx.iu.len());
+                if usr
+                    .extend_from_slice(&ctx.iu.as_slice()[..usr_len], GFP_KERNEL)
+                    .is_err()
+                {
+                    pr_err!("rtrs client: no memory to fail over a request\n");
+                }
+                if out.push((req, data, rsp, usr), GFP_KERNEL).is_err() {
                     pr_err!("rtrs client: no memory to fail over a request\n");
                 }
             }
@@ -569,7 +577,7 @@ fn complete(mut ctx: KBox<Wr<IoCtx>>, errno: i32) {
     let path = conns.path.clone();
     path.request_done(&req, data.len(), result.is_ok());
     let InFlight { permit, done, .. } = req;
-    done(data, result);
+    done.call(data, result);
     drop(permit);
 }
 

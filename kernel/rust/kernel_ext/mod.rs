@@ -23,6 +23,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod block;
+pub mod callback;
 pub mod context;
 pub mod delay;
 pub mod errno;
