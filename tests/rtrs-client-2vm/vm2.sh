@@ -11,7 +11,18 @@ for impl in c rust; do
     dmesg -C
     insmod "$ko" dst0=$RNBD_VM1_IP0 dst1=$RNBD_VM1_IP1 dev=$dev io_secs=15 &
     pid=$!
-    sleep 2
+    # The session's sysfs as upstream, both paths connected, before the
+    # server drops one of them under IO.
+    c=/sys/class/rtrs-client/rtrsclt-test
+    p0=$c/paths/ip:$RNBD_VM2_IP0@ip:$RNBD_VM1_IP0
+    p1=$c/paths/ip:$RNBD_VM2_IP1@ip:$RNBD_VM1_IP1
+    wait_until 60 grep -q "^connected" "$p1/state"
+    expect_file "$p0/state" connected
+    expect_file "$p0/hca_name" rxe0
+    expect_file "$p0/src_addr" "ip:$RNBD_VM2_IP0"
+    expect_file "$p1/dst_addr" "ip:$RNBD_VM1_IP1"
+    expect_file "$c/mpath_policy" "min-inflight (MI: 1)"
+    expect_file "$c/max_reconnect_attempts" -1
     signal client-io-$impl
     wait $pid || fail "insmod failed"
     dmesg | grep -E "rtrs" | tail -30
