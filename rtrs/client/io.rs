@@ -732,7 +732,11 @@ impl Completion for RecvCtx {
         if let Some(inv) = PeerInvalidation::from_wc(wc) {
             // SEND_WITH_INV: the IO_RSP_W_INV that follows claims it.
             conns.stash_invalidation(cid, inv);
-            repost(ctx, false);
+            // Without NEW_RKEY_F the IO_RSP_W_INV that follows re-posts
+            // two (`rtrs_post_recv_empty_x2()`); with it, the IU goes back.
+            if conns.params.new_rkey {
+                repost(ctx, false);
+            }
             return;
         }
         let Some(imm) = wc.imm_data() else {
