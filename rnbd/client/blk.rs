@@ -18,7 +18,7 @@ use kernel::sync::Arc;
 
 use crate::dev::{now_ms, DevIo, DevState};
 use crate::kernel_ext::block::{Busy, HwQueue, IoFlags, Op, Operations, Request};
-use crate::kernel_ext::boxed::fn_once2;
+use crate::kernel_ext::callback::Callback;
 use crate::kernel_ext::errno::{ECONNABORTED, ECONNRESET, ESHUTDOWN};
 use crate::kernel_ext::scatterlist::SgTable;
 use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};
@@ -209,7 +209,7 @@ impl Operations for Blk {
             (ReqData::none(), Some(parked))
         };
         let p2 = parked.clone();
-        let done = match fn_once2(
+        let done = match Callback::new(
             move |data: ReqData, res: Result| io_done(data, p2, res),
             GFP_ATOMIC,
         ) {

@@ -14,7 +14,7 @@ use kernel::{c_str, fmt, new_mutex};
 use crate::blk::{Blk, SegmentLimit};
 use crate::dev::{self, DevState, Device};
 use crate::kernel_ext::block::{Major, TagSet, TagSetConfig, TagSetFlags};
-use crate::kernel_ext::boxed::fn_once2;
+use crate::kernel_ext::callback::Callback;
 use crate::kernel_ext::cpu;
 use crate::kernel_ext::errno::ETIMEDOUT;
 use crate::kernel_ext::rdma::cm::CmContext;
@@ -380,7 +380,7 @@ impl Session {
             .get_permit(ConType::Admin, PermitWait::Wait)
             .ok_or(ENOMEM)?;
         let w = waiter.clone();
-        let done = fn_once2(
+        let done = Callback::new(
             move |data: ReqData, res: Result| {
                 let buf = data.into_buffer().ok();
                 *w.result.lock() = Some((res, buf));

@@ -1,20 +1,55 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A client session (`struct rtrs_clt_sess`) and its paths.
+//! A client session (`struct rtrs_clt_sess`): its paths, permits,
+//! multipath policy (`path_it_init()`, protocol reference §5.4) and link
+//! events (§3.5).
+
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
 
 use kernel::c_str;
+use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
 
-use super::ops::{Attrs, CltOps, ConType, Dir, Done, OpenParams, PermitWait, ReqData};
-use super::permits::Permit;
-use crate::kernel_ext::errno::{ECOMM, ENOSYS};
+use super::io::{InFlight, PathParams, MAX_SEGMENTS};
+use super::ops::{Attrs, CltOps, ConType, Dir, Done, LinkEvent, OpenParams, PermitWait, ReqData};
+use super::path::{CltPath, State};
+use super::permits::{Permit, Permits};
+use crate::kernel_ext::errno::{ECOMM, ECONNABORTED, EMSGSIZE};
 use crate::kernel_ext::rdma::cm::CmContext;
+use crate::kernel_ext::sync::new_spinlock_bh;
+use crate::kernel_ext::sync::SpinLockBh;
 use crate::kernel_ext::sysfs::Class;
+use crate::wire::{Uuid, MAX_PATHS_NUM, NAME_MAX};
+
+/// `enum rtrs_mp_policy`.
+pub(crate) const MP_POLICY_RR: u8 = 0;
+pub(crate) const MP_POLICY_MIN_INFLIGHT: u8 = 1;
+pub(crate) const MP_POLICY_MIN_LATENCY: u8 = 2;
 
 /// A session (`struct rtrs_clt_sess`).
+#[pin_data]
 pub(crate) struct RtrsClt {
-    _priv: (),
+    sessname: KVec<u8>,
+    paths_uuid: Uuid,
+    port: u16,
+    reconnect_delay_sec: u8,
+    max_reconnect_attempts: AtomicI32,
+    pub(crate) mp_policy: AtomicU8,
+    ops: Arc<dyn CltOps>,
+    /// The paths, in order.
+    #[pin]
+    paths: SpinLockBh<KVec<Arc<CltPath>>>,
+    #[pin]
+    permits: SpinLockBh<Option<Arc<Permits>>>,
+    /// Round-robin cursor.
+    rr_next: AtomicU32,
+    paths_up: AtomicI32,
+    queue_depth: AtomicU32,
+    max_io_size: AtomicU32,
+    max_segments: AtomicU32,
+    #[pin]
+    sysfs: Mutex<Option<super::sysfs::SessSysfs>>,
 }
 
 impl RtrsClt {
@@ -33,23 +68,111 @@ impl RtrsClt {
         params: &OpenParams<'_>,
         ops: Arc<dyn CltOps>,
     ) -> Result<Arc<RtrsClt>> {
-        let _ = (cm, params, ops);
-        Err(ENOSYS())
+        if params.paths.is_empty() || params.paths.len() > MAX_PATHS_NUM as usize {
+            return Err(EINVAL);
+        }
+        if params.sessname.is_empty() || params.sessname.len() > NAME_MAX {
+            return Err(EINVAL);
+        }
+        if params.nr_poll_queues != 0 {
+            // Poll queues (IB_POLL_DIRECT) are not implemented.
+            return Err(EINVAL);
+        }
+        if params.max_reconnect_attempts < -1 || params.max_reconnect_attempts > 9999 {
+            return Err(EINVAL);
+        }
+        let mut sessname = KVec::new();
+        sessname.extend_from_slice(params.sessname, GFP_KERNEL)?;
+        let mut paths_uuid = [0u8; 16];
+        crate::kernel_ext::context::random_bytes(&mut paths_uuid);
+        let clt = Arc::pin_init(
+            pin_init!(RtrsClt {
+                sessname,
+                paths_uuid,
+                port: params.port,
+                reconnect_delay_sec: params.reconnect_delay_sec,
+                max_reconnect_attempts: AtomicI32::new(i32::from(params.max_reconnect_attempts)),
+                mp_policy: AtomicU8::new(MP_POLICY_MIN_INFLIGHT),
+                ops,
+                paths <- new_spinlock_bh!(KVec::new(), "RtrsClt::paths"),
+                permits <- new_spinlock_bh!(None, "RtrsClt::permits"),
+                rr_next: AtomicU32::new(0),
+                // No link event while opening (`MAX_PATHS_NUM`).
+                paths_up: AtomicI32::new(MAX_PATHS_NUM as i32),
+                queue_depth: AtomicU32::new(0),
+                max_io_size: AtomicU32::new(0),
+                max_segments: AtomicU32::new(MAX_SEGMENTS),
+                sysfs <- new_mutex!(None),
+            }),
+            GFP_KERNEL,
+        )?;
+        match clt.open_paths(cm, params) {
+            Ok(()) => Ok(clt),
+            Err(e) => {
+                clt.close();
+                Err(e)
+            }
+        }
+    }
+
+    fn open_paths(self: &Arc<Self>, cm: &Arc<CmContext>, params: &OpenParams<'_>) -> Result {
+        *self.sysfs.lock() = Some(super::sysfs::SessSysfs::create(params.class, self)?);
+        for (i, addr) in params.paths.iter().enumerate() {
+            let path = CltPath::new(self, cm, addr.src.clone(), addr.dst.clone(), i == 0)?;
+            self.paths.lock().push(path.clone(), GFP_KERNEL)?;
+            path.connect()?;
+            self.add_path_sysfs(&path);
+        }
+        let qd = self.queue_depth.load(Ordering::Relaxed) as u16;
+        *self.permits.lock() = Some(Permits::new(qd)?);
+        let up = self
+            .paths
+            .lock()
+            .iter()
+            .filter(|p| p.is_connected())
+            .count();
+        self.paths_up.store(up as i32, Ordering::Release);
+        Ok(())
+    }
+
+    pub(crate) fn add_path_sysfs(self: &Arc<Self>, path: &Arc<CltPath>) {
+        let sysfs = self.sysfs.lock();
+        if let Some(sess) = sysfs.as_ref() {
+            match super::sysfs::PathSysfs::create(sess, path) {
+                Ok(p) => path.set_sysfs(p),
+                Err(e) => pr_err!("rtrs client: path sysfs: {:?}\n", e),
+            }
+        }
     }
 
     /// `rtrs_clt_close()`: closes every path and waits. Process context.
-    pub(crate) fn close(&self) {}
+    pub(crate) fn close(&self) {
+        let paths = core::mem::replace(&mut *self.paths.lock(), KVec::new());
+        for path in paths.iter() {
+            path.kill();
+        }
+        drop(paths);
+        drop(self.sysfs.lock().take());
+    }
 
     /// `rtrs_clt_query()`: ECOMM when no path is connected.
     pub(crate) fn query(&self) -> Result<Attrs> {
-        Err(ECOMM())
+        if !self.paths.lock().iter().any(|p| p.is_connected()) {
+            return Err(ECOMM());
+        }
+        let segs = self.max_segments.load(Ordering::Relaxed);
+        Ok(Attrs {
+            queue_depth: self.queue_depth.load(Ordering::Relaxed) as u16,
+            max_io_size: self.max_io_size.load(Ordering::Relaxed).min(segs * 4096),
+            max_segments: segs,
+        })
     }
 
     /// `rtrs_clt_get_permit()`: `Wait` sleeps (process context) until a
     /// permit is free; `NoWait` may be called from any context but hardirq.
     pub(crate) fn get_permit(&self, con: ConType, wait: PermitWait) -> Option<Permit> {
-        let _ = (con, wait);
-        None
+        let permits = self.permits.lock().clone()?;
+        permits.get(con, wait)
     }
 
     /// `rtrs_clt_request()`: see `ops`.
@@ -61,7 +184,177 @@ impl RtrsClt {
         data: ReqData,
         done: Done,
     ) -> core::result::Result<(), (Error, Permit, ReqData)> {
-        let _ = (dir, usr, done);
-        Err((ENOSYS(), permit, data))
+        let policy = self.mp_policy.load(Ordering::Relaxed);
+        let req = InFlight {
+            dir,
+            permit,
+            done,
+            usr_len: usr.len(),
+            plain: None,
+            min_inflight: policy == MP_POLICY_MIN_INFLIGHT,
+        };
+        match self.send_on_paths(None, req, usr, data) {
+            Ok(()) => Ok(()),
+            Err((e, req, data)) => Err((e, req.permit, data)),
+        }
+    }
+
+    /// Tries the connected paths in policy order (except `skip`).
+    fn send_on_paths(
+        &self,
+        skip: Option<&Arc<CltPath>>,
+        mut req: InFlight,
+        usr: &[u8],
+        mut data: ReqData,
+    ) -> core::result::Result<(), (Error, InFlight, ReqData)> {
+        let mut err = ECONNABORTED();
+        let order = match self.path_order(skip) {
+            Ok(order) => order,
+            Err(e) => return Err((e, req, data)),
+        };
+        for path in order.iter() {
+            let Some(conns) = path.conns() else {
+                continue;
+            };
+            if !path.is_connected() {
+                continue;
+            }
+            let n = conns.qps.len();
+            let cid = match req.permit.con_type() {
+                ConType::Admin => 0,
+                ConType::Io if n > 1 => (req.permit.cpu() as usize % (n - 1)) + 1,
+                ConType::Io => 0,
+            };
+            let dir = req.dir;
+            let bytes = usr.len() + data.len();
+            let mi = req.min_inflight;
+            path.request_sent(dir, bytes, mi);
+            match conns.send(cid, req, usr, data) {
+                Ok(()) => return Ok(()),
+                Err((e, r, d)) => {
+                    path.request_done(&r, 0, false);
+                    req = r;
+                    data = d;
+                    if e == EMSGSIZE() {
+                        return Err((e, req, data));
+                    }
+                    err = e;
+                }
+            }
+        }
+        Err((err, req, data))
+    }
+
+    /// The connected paths in the order the policy tries them.
+    fn path_order(&self, skip: Option<&Arc<CltPath>>) -> Result<KVec<Arc<CltPath>>> {
+        let paths = self.paths.lock();
+        let mut out = KVec::with_capacity(paths.len(), GFP_ATOMIC)?;
+        for p in paths.iter() {
+            if p.is_connected() && !skip.is_some_and(|s| Arc::ptr_eq(s, p)) {
+                out.push(p.clone(), GFP_ATOMIC)?;
+            }
+        }
+        drop(paths);
+        match self.mp_policy.load(Ordering::Relaxed) {
+            MP_POLICY_RR => {
+                if !out.is_empty() {
+                    let start = self.rr_next.fetch_add(1, Ordering::Relaxed) as usize % out.len();
+                    out.rotate_left(start);
+                }
+            }
+            MP_POLICY_MIN_LATENCY => {
+                out.sort_unstable_by_key(|p| p.hb_cur_latency.load(Ordering::Relaxed));
+            }
+            _ => {
+                out.sort_unstable_by_key(|p| p.stats.inflight.load(Ordering::Relaxed));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-sends a request of a failed path on another (`rtrs_clt_failover_req()`).
+    pub(crate) fn failover(
+        &self,
+        from: &Arc<CltPath>,
+        req: InFlight,
+        usr: &[u8],
+        data: ReqData,
+    ) -> core::result::Result<(), (Error, InFlight, ReqData)> {
+        self.send_on_paths(Some(from), req, usr, data)?;
+        from.stats.failover_cnt.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn sessname(&self) -> &[u8] {
+        &self.sessname
+    }
+
+    pub(crate) fn paths_uuid(&self) -> Uuid {
+        self.paths_uuid
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn reconnect_delay_sec(&self) -> u8 {
+        self.reconnect_delay_sec
+    }
+
+    pub(crate) fn max_reconnect_attempts(&self) -> i32 {
+        self.max_reconnect_attempts.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_max_reconnect_attempts(&self, v: i32) {
+        self.max_reconnect_attempts.store(v, Ordering::Relaxed);
+    }
+
+    /// What a connected path learned (last writer wins, as upstream).
+    pub(crate) fn set_params(&self, p: &PathParams, max_pages: u32) {
+        self.queue_depth
+            .store(u32::from(p.queue_depth), Ordering::Relaxed);
+        let cur = self.max_io_size.load(Ordering::Relaxed);
+        let io = if cur == 0 {
+            p.max_io_size
+        } else {
+            cur.min(p.max_io_size)
+        };
+        self.max_io_size.store(io, Ordering::Relaxed);
+        self.max_segments
+            .store(max_pages.min(MAX_SEGMENTS), Ordering::Relaxed);
+    }
+
+    /// `rtrs_clt_path_up()`.
+    pub(crate) fn path_up(&self) {
+        if self.paths_up.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.ops.link_event(LinkEvent::Reconnected);
+        }
+    }
+
+    /// `rtrs_clt_path_down()`.
+    pub(crate) fn path_down(&self) {
+        if self.paths_up.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.ops.link_event(LinkEvent::Disconnected);
+        }
+    }
+
+    /// The paths (for sysfs).
+    pub(crate) fn paths(&self) -> Result<KVec<Arc<CltPath>>> {
+        let paths = self.paths.lock();
+        let mut out = KVec::with_capacity(paths.len(), GFP_ATOMIC)?;
+        for p in paths.iter() {
+            out.push(p.clone(), GFP_ATOMIC)?;
+        }
+        Ok(out)
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn path_state_counts(&self) -> (usize, usize) {
+        let paths = self.paths.lock();
+        let up = paths
+            .iter()
+            .filter(|p| p.state() == State::Connected)
+            .count();
+        (up, paths.len())
     }
 }

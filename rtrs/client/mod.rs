@@ -6,5 +6,8 @@
 //! only `ops` (no `ib_*` type). See `Documentation/client.md`.
 
 mod clt;
+mod io;
 pub(crate) mod ops;
+mod path;
 mod permits;
+mod sysfs;

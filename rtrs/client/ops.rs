@@ -114,8 +114,9 @@ pub(crate) use crate::kernel_ext::rdma::sg::ReqData;
 
 /// The completion of a request: the data back, and `Ok(())` or the
 /// server's (negative) errno / a local error (ECONNABORTED when no path
-/// could carry it, ...).
-pub(crate) type Done = KBox<dyn FnOnce(ReqData, Result) + Send>;
+/// could carry it, ...). Made with `Done::new(|data, result| .., flags)`
+/// (6.12's `KBox<dyn FnOnce>` can be neither built nor called).
+pub(crate) type Done = crate::kernel_ext::callback::Callback<ReqData, Result>;
 
 // The functions RNBD calls (implemented in `clt.rs`):
 //

@@ -6,10 +6,19 @@
  * count.
  */
 #include <linux/preempt.h>
+#include <linux/smp.h>
 
 bool rnbd_kext_in_task(void);
 
 bool rnbd_kext_in_task(void)
 {
 	return in_task();
+}
+
+unsigned int rnbd_kext_cpu_id(void);
+
+/* The current CPU, as a hint (no preemption protection): RTRS permits. */
+unsigned int rnbd_kext_cpu_id(void)
+{
+	return raw_smp_processor_id();
 }

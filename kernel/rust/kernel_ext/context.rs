@@ -5,6 +5,7 @@
 
 extern "C" {
     fn rnbd_kext_in_task() -> bool;
+    fn rnbd_kext_cpu_id() -> u32;
 }
 
 /// Whether we run in a task (process context, a kernel thread, a work
@@ -13,4 +14,38 @@ extern "C" {
 pub fn in_task() -> bool {
     // SAFETY: Reads the preempt count; no preconditions.
     unsafe { rnbd_kext_in_task() }
+}
+
+/// The CPU we run on (`raw_smp_processor_id()`): a hint, the task may
+/// migrate right after.
+#[inline]
+pub fn cpu_id() -> u32 {
+    // SAFETY: Reads the per-CPU id; no preconditions.
+    unsafe { rnbd_kext_cpu_id() }
+}
+
+/// `nr_cpu_ids`: the number of possible CPU ids.
+#[inline]
+pub fn nr_cpu_ids() -> u32 {
+    // SAFETY: Set once at boot, read-only afterwards.
+    unsafe { kernel::bindings::nr_cpu_ids }
+}
+
+/// `ktime_get()` in nanoseconds.
+#[inline]
+pub fn ktime_ns() -> i64 {
+    // SAFETY: No preconditions.
+    unsafe { kernel::bindings::ktime_get() }
+}
+
+/// Random bytes (`get_random_bytes`), for UUIDs.
+pub fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is writable for its length.
+    unsafe { kernel::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) }
+}
+
+/// A random u32 (`get_random_u32`).
+pub fn random_u32() -> u32 {
+    // SAFETY: No preconditions.
+    unsafe { kernel::bindings::get_random_u32() }
 }

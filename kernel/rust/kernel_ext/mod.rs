@@ -23,7 +23,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod block;
-pub mod boxed;
+pub mod callback;
 pub mod context;
 pub mod cpu;
 pub mod delay;

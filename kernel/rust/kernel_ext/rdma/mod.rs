@@ -24,6 +24,19 @@ pub struct Address {
     raw: bindings::__kernel_sockaddr_storage,
 }
 
+// SAFETY: A socket address is plain data (the pointer-typed union member
+// of `sockaddr_storage` is only alignment padding, never dereferenced).
+unsafe impl Send for Address {}
+// SAFETY: As above; shared access only reads.
+unsafe impl Sync for Address {}
+
+impl Clone for Address {
+    fn clone(&self) -> Self {
+        // SAFETY: `self.raw` is a readable storage.
+        unsafe { Address::from_storage(&self.raw) }
+    }
+}
+
 impl Address {
     /// Parses a numeric IPv4 or IPv6 address (with an optional `%scope`)
     /// and a port, as upstream RTRS does with `inet_pton_with_scope`.

@@ -25,8 +25,46 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::buffer::DmaBuffer;
+use super::sg::MappedData;
 use super::verbs::ProtectionDomain;
 use super::wr::WorkCompletion;
+
+/// What an MR maps: a DMA buffer, or a request's DMA-mapped data.
+enum Memory {
+    Buffer(DmaBuffer),
+    Data(MappedData),
+}
+
+/// The proof that the peer invalidated an rkey of a PD (a receive
+/// completion with `IB_WC_WITH_INVALIDATE`), to be applied to the MR
+/// later with [`FrMr::apply_invalidation`] when the completion that
+/// carried it is not where the MR is at hand.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerInvalidation {
+    rkey: u32,
+    pd: *mut bindings::ib_pd,
+}
+
+// SAFETY: Plain values; the PD pointer is only compared.
+unsafe impl Send for PeerInvalidation {}
+
+impl PeerInvalidation {
+    /// The invalidation `wc` reports, if it is a successful receive that
+    /// invalidated an rkey.
+    pub fn from_wc(wc: &WorkCompletion<'_>) -> Option<Self> {
+        if !wc.is_success() {
+            return None;
+        }
+        Some(PeerInvalidation {
+            rkey: wc.invalidated_rkey()?,
+            pd: wc.pd_raw(),
+        })
+    }
+
+    pub fn rkey(&self) -> u32 {
+        self.rkey
+    }
+}
 
 const INVALID: u8 = 0;
 const REGISTERED: u8 = 1;
@@ -65,7 +103,7 @@ pub struct FrMr {
     raw: NonNull<bindings::ib_mr>,
     pd: Arc<ProtectionDomain>,
     max_pages: u32,
-    memory: Option<DmaBuffer>,
+    memory: Option<Memory>,
     state: AtomicU8,
 }
 
@@ -119,8 +157,86 @@ impl FrMr {
             return Err(EINVAL);
         }
         self.map_raw(&buffer)?;
-        self.memory = Some(buffer);
+        self.memory = Some(Memory::Buffer(buffer));
         Ok(())
+    }
+
+    /// Maps DMA-mapped request data (which must be mapped for the same
+    /// PD and not empty) into the MR with 4 KiB pages, as RTRS does
+    /// (`rtrs_map_sg_fr()`): every entry must be mapped, else EINVAL. The
+    /// MR must be invalid and have no memory; the data comes back on
+    /// error.
+    pub fn map_data(
+        &mut self,
+        mut data: MappedData,
+    ) -> core::result::Result<(), (Error, MappedData)> {
+        if self.is_registered() || self.memory.is_some() {
+            return Err((EBUSY, data));
+        }
+        if !Arc::ptr_eq(data.pd(), &self.pd) {
+            return Err((EINVAL, data));
+        }
+        if let Err(e) = self.map_sg(&mut data) {
+            return Err((e, data));
+        }
+        self.memory = Some(Memory::Data(data));
+        Ok(())
+    }
+
+    /// `ib_map_mr_sg` over the mapped entries of `data`, all or EINVAL.
+    fn map_sg(&mut self, data: &mut MappedData) -> Result {
+        let Some((sg, count)) = data.mapped_table() else {
+            return Err(EINVAL);
+        };
+        if count > self.max_pages as usize {
+            return Err(EINVAL);
+        }
+        // SAFETY: The MR is live and invalid (no REG_MR in flight uses its
+        // page list); the table's first `count` entries are DMA-mapped on
+        // this PD's device and stay mapped while `data` is kept in the MR.
+        let mapped = unsafe {
+            bindings::ib_map_mr_sg(
+                self.raw.as_ptr(),
+                sg,
+                count as i32,
+                core::ptr::null_mut(),
+                4096,
+            )
+        };
+        if mapped != count as i32 {
+            return Err(if mapped < 0 {
+                Error::from_errno(mapped)
+            } else {
+                EINVAL
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes the request data back out of an invalid MR.
+    pub fn unmap_data(&mut self) -> Result<MappedData> {
+        if self.is_registered() {
+            return Err(EBUSY);
+        }
+        match self.memory.take() {
+            Some(Memory::Data(data)) => Ok(data),
+            other => {
+                self.memory = other;
+                Err(ENOENT)
+            }
+        }
+    }
+
+    /// Records the peer's invalidation `inv` if it is of this MR's
+    /// current rkey on its PD: true, and the MR is invalid from now on.
+    /// The caller applies an invalidation only to the registration it
+    /// was received for (RC ordering: the SEND_WITH_INV of a reply).
+    pub fn apply_invalidation(&self, inv: &PeerInvalidation) -> bool {
+        let matches = inv.rkey == self.rkey() && inv.pd == self.pd.as_raw();
+        if matches {
+            self.state.store(INVALID, Ordering::Release);
+        }
+        matches
     }
 
     fn map_raw(&mut self, buffer: &DmaBuffer) -> Result {
@@ -158,7 +274,27 @@ impl FrMr {
         if self.is_registered() {
             return Err(EBUSY);
         }
-        self.memory.take().ok_or(ENOENT)
+        match self.memory.take() {
+            Some(Memory::Buffer(buffer)) => Ok(buffer),
+            other => {
+                self.memory = other;
+                Err(ENOENT)
+            }
+        }
+    }
+
+    fn buffer(&self) -> Option<&DmaBuffer> {
+        match &self.memory {
+            Some(Memory::Buffer(buffer)) => Some(buffer),
+            _ => None,
+        }
+    }
+
+    fn buffer_mut(&mut self) -> Option<&mut DmaBuffer> {
+        match &mut self.memory {
+            Some(Memory::Buffer(buffer)) => Some(buffer),
+            _ => None,
+        }
     }
 
     /// The mapped buffer, while no peer can access it.
@@ -166,7 +302,7 @@ impl FrMr {
         if self.is_registered() {
             return Err(EBUSY);
         }
-        self.memory.as_ref().ok_or(ENOENT)
+        self.buffer().ok_or(ENOENT)
     }
 
     /// The mapped buffer for writing, while no peer can access it.
@@ -174,7 +310,7 @@ impl FrMr {
         if self.is_registered() {
             return Err(EBUSY);
         }
-        self.memory.as_mut().ok_or(ENOENT)
+        self.buffer_mut().ok_or(ENOENT)
     }
 
     /// The mapped buffer even while the MR is registered, for segments
@@ -185,12 +321,12 @@ impl FrMr {
     /// breaks such a protocol can change the bytes under the reader; it
     /// cannot free or move them.
     pub fn shared_memory(&self) -> Option<&DmaBuffer> {
-        self.memory.as_ref()
+        self.buffer()
     }
 
     /// [`FrMr::shared_memory`] for writing (see there).
     pub fn shared_memory_mut(&mut self) -> Option<&mut DmaBuffer> {
-        self.memory.as_mut()
+        self.buffer_mut()
     }
 
     /// Whether the rkey may be valid (a REG_MR was posted and no
@@ -265,10 +401,18 @@ impl FrMr {
         // completion, and `&mut self` excludes those).
         unsafe { bindings::ib_dereg_mr_user(old.as_ptr(), core::ptr::null_mut()) };
         self.state.store(INVALID, Ordering::Release);
-        if let Some(buffer) = self.memory.take() {
-            let mapped = self.map_raw(&buffer);
-            self.memory = Some(buffer);
-            mapped?;
+        match self.memory.take() {
+            Some(Memory::Buffer(buffer)) => {
+                let mapped = self.map_raw(&buffer);
+                self.memory = Some(Memory::Buffer(buffer));
+                mapped?;
+            }
+            Some(Memory::Data(mut data)) => {
+                let mapped = self.map_sg(&mut data);
+                self.memory = Some(Memory::Data(data));
+                mapped?;
+            }
+            None => {}
         }
         Ok(())
     }
