@@ -43,10 +43,11 @@ log "ok: fio exited $fio_s s after the force unmap (exit $rc, error $err)"
 # Nothing left: no process in D state (two looks 1 s apart, so that a
 # passing uninterruptible sleep does not count), the disk, its link, the
 # session.
-d1=$(d_state_procs)
+# (No process substitution: the guest has no /dev/fd.)
+d_state_procs | sort > /tmp/d1
 sleep 1
-d2=$(d_state_procs)
-stuck=$(comm -12 <(sort <<<"$d1") <(sort <<<"$d2"))
+d_state_procs | sort > /tmp/d2
+stuck=$(comm -12 /tmp/d1 /tmp/d2)
 [[ -z $stuck ]] || fail "processes in D state after the force unmap: $stuck"
 wait_until 20 test ! -e "/sys/block/$dev"
 [[ -z $(ls "$RNBD_CLT_CTL/devices") ]] || fail "ctl/devices not empty: $(ls "$RNBD_CLT_CTL/devices")"

@@ -43,7 +43,8 @@ fio_loop() {
     echo "$n" > "$out/$tag-runs"
 }
 
-# fio_loop_end TAG: stop the loop, every run ended with 0 errors.
+# fio_loop_end TAG: stop the loop, every run ended with 0 errors; the
+# totals go to $fio_totals (not through $(...): wait needs this shell).
 fio_loop_end() {
     local tag=$1 n e w=0 v=0
     touch "$out/$tag-stop"
@@ -56,8 +57,8 @@ fio_loop_end() {
         w=$((w + $(jq '.jobs[0].write.io_bytes' "$out/fio-$tag-$i.json")))
         v=$((v + $(jq '.jobs[0].read.io_bytes' "$out/fio-$tag-$i.json")))
     done
-    log "$tag: $n fio runs, $((w >> 20)) MiB written, $((v >> 20)) MiB verified, 0 errors"
-    echo "$n runs, $((w >> 20)) MiB written and $((v >> 20)) MiB verified"
+    fio_totals="$n runs, $((w >> 20)) MiB written and $((v >> 20)) MiB verified"
+    log "$tag: fio $fio_totals, 0 errors"
 }
 
 # path_back_used TAG: path 1 is connected again and carries IO.
@@ -79,7 +80,9 @@ sleep 4
 s0=$(succ "$p1")
 t=$(now)
 rxe_down 1
-wait_until 30 grep -qx disconnected "$p1/state"
+# (The C client took 31 s here: device removal waits for the path's
+# connections to close.)
+wait_until 60 grep -qx disconnected "$p1/state"
 log "A: path 1 disconnected $(elapsed "$t") s after rdma link delete rxe1"
 a0=$(ios "$p0")
 sleep 5
@@ -92,7 +95,8 @@ expect_file "$p1/state" connected
 expect_file "$p1/hca_name" rxe1
 a_back=$(elapsed "$t")
 path_back_used A
-a_fio=$(fio_loop_end A)
+fio_loop_end A
+a_fio=$fio_totals
 s1=$(succ "$p1")
 ((s1 > s0)) || fail "A: stats/reconnects of path 1 did not count the reconnect ($s0 -> $s1)"
 
@@ -119,7 +123,8 @@ log "B: path 1 connected again $b_back s after the link went down"
 read -r ok failed < "$p1/stats/reconnects"
 ((ok > s1)) || fail "B: stats/reconnects of path 1 did not count the reconnect ($s1 -> $ok)"
 path_back_used B
-b_fio=$(fio_loop_end B)
+fio_loop_end B
+b_fio=$fio_totals
 expect_file "$p0/state" connected
 
 rnbd_unmap "$dev"
