@@ -13,9 +13,11 @@ if [[ $RNBD_VARIANT == debug ]]; then
     extra=(--append watchdog_thresh=60)
 fi
 # Overrides for the guest scripts: SERVER_IMPL (rust|c) picks the server of
-# the scenarios that run against either (tests/lib/rnbd.sh); RNBD_GUEST_ENV
+# the scenarios that run against either, CLIENT_IMPL (rust|c) the client
+# (tests/lib/rnbd.sh); RNBD_GUEST_ENV
 # ("KEY=VALUE ...") passes any other variables.
 [[ -n ${SERVER_IMPL:-} ]] && extra+=(--env "SERVER_IMPL=$SERVER_IMPL")
+[[ -n ${CLIENT_IMPL:-} ]] && extra+=(--env "CLIENT_IMPL=$CLIENT_IMPL")
 for kv in ${RNBD_GUEST_ENV:-}; do
     extra+=(--env "$kv")
 done

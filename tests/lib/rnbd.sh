@@ -74,6 +74,73 @@ rnbd_server_unload() {
     fi
 }
 
+# The client under test, chosen like the server by CLIENT_IMPL (passed to
+# the guests with `make scenario S=... CLIENT_IMPL=c`):
+#   rust (default)  our rnbd_client.ko from $RNBD_MODULES (RTRS built in)
+#   c               the upstream C rnbd_client (+ rtrs_client) from the
+#                   kernel's modroot
+CLIENT_IMPL=${CLIENT_IMPL:-rust}
+case $CLIENT_IMPL in
+    rust | c) ;;
+    *) fail "CLIENT_IMPL='$CLIENT_IMPL': want rust or c" ;;
+esac
+
+# rnbd_client_load [PARAM=VALUE...]: load the client under test.
+rnbd_client_load() {
+    log "loading the $CLIENT_IMPL rnbd_client $*"
+    if [[ $CLIENT_IMPL == c ]]; then
+        load_module rnbd_client "$@"
+    else
+        local ko=$RNBD_MODULES/rnbd/client/rnbd_client.ko
+        [[ -f $ko ]] || fail "no $ko (make modules)"
+        modprobe -d "$RNBD_MODROOT" rdma_cm || fail "modprobe rdma_cm"
+        insmod "$ko" "$@" || fail "insmod $ko $*"
+    fi
+    [[ -d $RNBD_CLT_CTL ]] || fail "no $RNBD_CLT_CTL after loading the client"
+}
+
+# rnbd_client_unload: unload it (the C one with rtrs_client and, unless the
+# C server still uses it, rtrs_core).
+rnbd_client_unload() {
+    if [[ $CLIENT_IMPL == c ]]; then
+        unload_module rnbd_client
+    else
+        rmmod rnbd_client || fail "rmmod rnbd_client"
+    fi
+}
+
+# rnbd_deep_net_queues: a 10000-packet transmit queue on every NIC and
+# receive backlog. Under TCG on a loaded host, fio at QD16 with 128k
+# requests puts ~2000 rxe packets in flight; the default 1000-packet queues
+# dropped bursts of them, RC go-back-N resent the whole window into the
+# same full queue, and after 7 retries the client's QP went to error (IO
+# errors, path down: "Failed IB_WR_REG_MR: WR flushed" first in the log).
+rnbd_deep_net_queues() {
+    local nic
+    sysctl -qw net.core.netdev_max_backlog=10000 || fail "netdev_max_backlog"
+    for nic in /sys/class/net/eth*; do
+        ip link set "${nic##*/}" txqueuelen 10000 || fail "txqueuelen of ${nic##*/}"
+    done
+}
+
+# rnbd_devices: the rnbd<N> block devices present now.
+rnbd_devices() { ls /sys/block | grep '^rnbd' || true; }
+
+# rtrs_clt_path SESSION SRC DST: the client's path directory of SESSION.
+rtrs_clt_path() { echo "/sys/class/rtrs-client/$1/paths/ip:$2@ip:$3"; }
+
+# d_state_procs: processes in uninterruptible sleep (D), one
+# "/proc/<pid>/stat: <pid> (<comm>)" line each.
+d_state_procs() {
+    local f st
+    for f in /proc/[0-9]*/stat; do
+        st=$(cat "$f" 2>/dev/null) || continue
+        # comm is in parentheses and may hold spaces: the state follows ") ".
+        [[ ${st##*) } == D* ]] && echo "$f: ${st%%) *})"
+    done
+    return 0
+}
+
 # rtrs_srv_stats_rdma SESSION PATH: the server's stats/rdma of one path,
 # checked against its format (%llu %llu %llu %llu: read count, read bytes,
 # write count, write bytes) and printed as four words.

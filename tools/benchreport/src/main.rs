@@ -3,6 +3,12 @@
 //! one markdown table.
 //!
 //! usage: benchreport LOG_DIR OUT.json OUT.md [--title TEXT] [--note TEXT]...
+//!        [--pair SETUP=LABEL [--not-run SETUP=REASON]]...
+//!
+//! With `--pair`, the fio results of those setups (one per pair of client
+//! and server implementations) are also laid out side by side, a column
+//! per pair in the order given; a pair marked `--not-run` gets a column
+//! saying so.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -201,6 +207,10 @@ fn markdown(doc: &Value) -> String {
             fmt_num(&link["ib_write_bw_mb_per_s"], 2),
         ));
     }
+    let pairs: Vec<&Value> = doc["pairs"].as_array().into_iter().flatten().collect();
+    if !pairs.is_empty() {
+        md.push_str(&pairs_table(doc, &pairs));
+    }
     md.push_str("\n### fio on /dev/rnbd0 (brd backing)\n\n");
     md.push_str("| setup | modules | job | IOPS | MB/s | p50 (us) | p99 (us) | client CPU s/GiB | server CPU s/GiB |\n");
     md.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|\n");
@@ -209,7 +219,7 @@ fn markdown(doc: &Value) -> String {
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 setup["setup"].as_str().unwrap_or("?"),
-                doc["modules"].as_str().unwrap_or("?"),
+                setup_modules(doc, setup["setup"].as_str().unwrap_or("?")),
                 job["job"].as_str().unwrap_or("?"),
                 fmt_num(&job["iops"], 0),
                 fmt_num(&job["mb_per_s"], 2),
@@ -218,6 +228,98 @@ fn markdown(doc: &Value) -> String {
                 fmt_num(&job["client_cpu_s_per_gib"], 1),
                 fmt_num(&job["server_cpu_s_per_gib"], 1),
             ));
+        }
+    }
+    md
+}
+
+/// The modules column of a setup: its pair's label, else `--modules`.
+fn setup_modules(doc: &Value, setup: &str) -> String {
+    doc["pairs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["setup"].as_str() == Some(setup))
+        .and_then(|p| p["label"].as_str())
+        .unwrap_or(doc["modules"].as_str().unwrap_or("?"))
+        .to_string()
+}
+
+/// One table, a column per pair: every job's IOPS, MB/s, latencies and
+/// CPU cost, or "not run".
+fn pairs_table(doc: &Value, pairs: &[&Value]) -> String {
+    let setups: Vec<Option<&Value>> = pairs
+        .iter()
+        .map(|p| {
+            doc["setups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|s| s["setup"] == p["setup"])
+        })
+        .collect();
+    let mut jobs: Vec<String> = Vec::new();
+    for s in setups.iter().flatten() {
+        for j in s["jobs"].as_array().into_iter().flatten() {
+            let name = j["job"].as_str().unwrap_or("?").to_string();
+            if !jobs.contains(&name) {
+                jobs.push(name);
+            }
+        }
+    }
+    let mut md =
+        String::from("\n### fio per pair (client / server), cross-2vm\n\n| job | metric |");
+    for p in pairs {
+        md.push_str(&format!(" {} |", p["label"].as_str().unwrap_or("?")));
+    }
+    md.push_str("\n|---|---|");
+    md.push_str(&"---:|".repeat(pairs.len()));
+    md.push('\n');
+    let metrics = [
+        ("IOPS", "iops", 0),
+        ("MB/s", "mb_per_s", 2),
+        ("p50 (us)", "p50_us", 0),
+        ("p99 (us)", "p99_us", 0),
+        ("client CPU s/GiB", "client_cpu_s_per_gib", 1),
+        ("server CPU s/GiB", "server_cpu_s_per_gib", 1),
+    ];
+    for job in &jobs {
+        for (i, (title, key, decimals)) in metrics.iter().enumerate() {
+            md.push_str(&format!(
+                "| {} | {} |",
+                if i == 0 { job.as_str() } else { "" },
+                title
+            ));
+            for (p, s) in pairs.iter().zip(&setups) {
+                let cell = match s {
+                    Some(s) => s["jobs"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|j| j["job"].as_str() == Some(job.as_str()))
+                        .map_or("-".to_string(), |j| fmt_num(&j[*key], *decimals)),
+                    None => match p["not_run"].as_str() {
+                        Some(_) => "not run".to_string(),
+                        None => "-".to_string(),
+                    },
+                };
+                md.push_str(&format!(" {cell} |"));
+            }
+            md.push('\n');
+        }
+    }
+    let skipped: Vec<String> = pairs
+        .iter()
+        .filter_map(|p| {
+            p["not_run"]
+                .as_str()
+                .map(|r| format!("{}: not run ({r})", p["label"].as_str().unwrap_or("?")))
+        })
+        .collect();
+    if !skipped.is_empty() {
+        md.push('\n');
+        for s in skipped {
+            md.push_str(&format!("- {s}\n"));
         }
     }
     md
@@ -245,6 +347,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut title = "rnbd-rs benchmark".to_string();
     let mut modules = "C/C".to_string();
     let mut notes = Vec::new();
+    let mut pairs: Vec<Value> = Vec::new();
     let mut rest = args[3..].iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or(format!("{flag} needs a value"))?.clone();
@@ -252,6 +355,22 @@ fn run(args: &[String]) -> Result<(), String> {
             "--title" => title = value,
             "--modules" => modules = value,
             "--note" => notes.push(value),
+            "--pair" => {
+                let (setup, label) = value
+                    .split_once('=')
+                    .ok_or(format!("--pair {value}: want SETUP=LABEL"))?;
+                pairs.push(json!({"setup": setup, "label": label}));
+            }
+            "--not-run" => {
+                let (setup, reason) = value
+                    .split_once('=')
+                    .ok_or(format!("--not-run {value}: want SETUP=REASON"))?;
+                let pair = pairs
+                    .iter_mut()
+                    .find(|p| p["setup"].as_str() == Some(setup))
+                    .ok_or(format!("--not-run {setup}: no such --pair before it"))?;
+                pair["not_run"] = json!(reason);
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -276,6 +395,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "title": title,
         "modules": modules,
         "notes": notes,
+        "pairs": pairs,
         "setups": setups,
     });
     fs::write(
@@ -316,6 +436,30 @@ mod tests {
             .contains("error 5"));
         let idle = r#"{"jobs":[{"error":0,"read":{"io_bytes":0},"write":{"io_bytes":0}}]}"#;
         assert!(parse_fio(idle).unwrap_err().contains("no data"));
+    }
+
+    #[test]
+    fn pairs_side_by_side() {
+        let job = |iops: f64| {
+            json!({"job": "randread-4k-qd32", "iops": iops, "mb_per_s": 1.0, "p50_us": 10.0,
+                   "p99_us": 20.0, "client_cpu_s_per_gib": 3.0, "server_cpu_s_per_gib": null})
+        };
+        let doc = json!({
+            "title": "t", "modules": "C/C", "notes": [],
+            "pairs": [{"setup": "cross-2vm-c-c", "label": "C client / C server"},
+                      {"setup": "cross-2vm-rust-c", "label": "Rust client / C server", "not_run": "no ko"},
+                      {"setup": "cross-2vm-c-rust", "label": "C client / Rust server"}],
+            "setups": [{"setup": "cross-2vm-c-c", "link": {}, "jobs": [job(2117.0)]},
+                       {"setup": "cross-2vm-c-rust", "link": {}, "jobs": [job(1999.0)]}],
+        });
+        let md = markdown(&doc);
+        assert!(md.contains("| job | metric | C client / C server | Rust client / C server | C client / Rust server |"));
+        assert!(md.contains("| randread-4k-qd32 | IOPS | 2117 | not run | 1999 |"));
+        assert!(md.contains("|  | server CPU s/GiB | - | not run | - |"));
+        assert!(md.contains("- Rust client / C server: not run (no ko)"));
+        assert!(
+            md.contains("| cross-2vm-c-rust | C client / Rust server | randread-4k-qd32 | 1999 |")
+        );
     }
 
     #[test]
