@@ -56,28 +56,20 @@ impl AttributeOps<SessDev> for MpathPolicy {
     }
 
     fn store(d: &SessDev, input: &[u8], _ctx: &mut StoreContext) -> Result {
+        // As upstream `mpath_policy_store()`: a number (kstrtoint) 0..=2;
+        // else the input must start with a policy's full name (any case,
+        // anything may follow), or be exactly its two-letter short name.
+        let number = kstrtoint(input).and_then(|v| u8::try_from(v).ok());
         let s = sysfs::trim_newline(input);
-        let policy = match s {
-            b"0" => MP_POLICY_RR,
-            b"1" => MP_POLICY_MIN_INFLIGHT,
-            b"2" => MP_POLICY_MIN_LATENCY,
-            _ => {
-                let lower = |w: &[u8], full: &[u8], short: &[u8]| {
-                    (!w.is_empty()
-                        && w.len() <= full.len()
-                        && full[..w.len()].eq_ignore_ascii_case(w))
-                        || w == short
-                };
-                if lower(s, b"round-robin", b"rr") {
-                    MP_POLICY_RR
-                } else if lower(s, b"min-inflight", b"mi") {
-                    MP_POLICY_MIN_INFLIGHT
-                } else if lower(s, b"min-latency", b"ml") {
-                    MP_POLICY_MIN_LATENCY
-                } else {
-                    return Err(EINVAL);
-                }
-            }
+        let starts =
+            |full: &[u8]| s.len() >= full.len() && s[..full.len()].eq_ignore_ascii_case(full);
+        let short = |name: &[u8]| s.len() == 2 && s.eq_ignore_ascii_case(name);
+        let policy = match number {
+            Some(v @ (MP_POLICY_RR | MP_POLICY_MIN_INFLIGHT | MP_POLICY_MIN_LATENCY)) => v,
+            _ if starts(b"round-robin") || short(b"rr") => MP_POLICY_RR,
+            _ if starts(b"min-inflight") || short(b"mi") => MP_POLICY_MIN_INFLIGHT,
+            _ if starts(b"min-latency") || short(b"ml") => MP_POLICY_MIN_LATENCY,
+            _ => return Err(EINVAL),
         };
         d.clt.mp_policy.store(policy, Ordering::Relaxed);
         Ok(())
@@ -376,3 +368,23 @@ static RECONNECTS: Attribute<KObjectAttrs<PathData>, Reconnects> = Attribute::ne
 static RESET_ALL: Attribute<KObjectAttrs<PathData>, ResetAll> = Attribute::new();
 static STATS_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 3] =
     [RDMA.as_ref(), RECONNECTS.as_ref(), RESET_ALL.as_ref()];
+
+/// `kstrtoint(buf, 10, ..)`: an optional sign, decimal digits, at most one
+/// trailing newline, within `i32`.
+fn kstrtoint(input: &[u8]) -> Option<i32> {
+    let s = input.strip_suffix(b"\n").unwrap_or(input);
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for d in digits {
+        value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+    }
+    let value = if negative { -value } else { value };
+    i32::try_from(value).ok()
+}
