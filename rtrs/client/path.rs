@@ -407,9 +407,17 @@ impl CltPath {
     fn destroy_conns(self: &Arc<Self>, failover: bool) {
         self.hb_work.cancel_sync();
         let ids = core::mem::replace(&mut self.inner.lock().ids, KVec::new());
-        // Destroying a connected id disconnects it and drains its QP:
-        // every posted context completes (flushed) before this returns.
-        drop(ids);
+        // The QPs first (drained: every posted context completes,
+        // flushed), then the MRs, CQs and PD with the connections, and
+        // the ids last: on device removal the device's resources must be
+        // gone before its last id is (`rdma_restrack` warns otherwise).
+        for id in ids.iter() {
+            // DREQ first, as `rtrs_clt_stop_and_destroy_conns()`.
+            let _ = id.as_ref().disconnect();
+        }
+        for id in ids.iter() {
+            id.close_qp();
+        }
         let conns = self.conns.lock().take();
         let was_up = conns.is_some();
         if let Some(conns) = conns {
@@ -419,6 +427,7 @@ impl CltPath {
                 self.fail_or_failover(req, data, rsp, &usr, failover);
             }
         }
+        drop(ids);
         if was_up {
             self.clt.path_down();
         }
@@ -626,6 +635,9 @@ impl DelayedWorkItem<RECOVERY_WORK> for CltPath {
         if path.state() == State::Reconnecting {
             path.schedule_reconnect();
         }
+        // Device removal closes for good (`rtrs_clt_close_conns()`): the
+        // path waits in CLOSED for a sysfs `reconnect`.
+        let _ = path.change_state_from_to(State::Closing, State::Closed);
     }
 }
 

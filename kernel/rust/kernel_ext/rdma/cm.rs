@@ -758,6 +758,15 @@ impl<H: CmHandler> CmId<H> {
     pub fn handler(&self) -> &Arc<H> {
         &self.inner.handler
     }
+
+    /// Closes, drains and destroys the id's QP now (every posted context
+    /// completes), keeping the id. For drivers that must free what the
+    /// QP used (MRs, the PD) before the id goes: on device removal every
+    /// resource of the device has to be gone by the time its last id is
+    /// destroyed. Process context, not in one of the QP's completions.
+    pub fn close_qp(&self) {
+        self.inner.destroy_qp();
+    }
 }
 
 impl<H: CmHandler> Drop for CmId<H> {
