@@ -20,11 +20,9 @@ export VARIANT
 export SERVER_IMPL CLIENT_IMPL RNBD_GUEST_ENV
 
 # Scenarios left out of `make test` (`make test PENDING=` runs them too):
-# the Rust client's acceptance scenarios, until each passes.
-PENDING ?= tests/rust-client-vs-c-server-2vm/ tests/rust-client-vs-rust-server-2vm/ \
-	tests/rust-loopback-1vm/ tests/client-multipath-2vm/ \
-	tests/client-server-restart-2vm/ tests/client-map-fuzz-1vm/ \
-	tests/client-force-unmap-2vm/
+# the map_device fuzzer maps sessions with poll queues, which the Rust
+# client does not have yet.
+PENDING ?= tests/client-map-fuzz-1vm/
 SCENARIOS ?= $(filter-out $(PENDING),$(sort $(dir $(wildcard tests/*/vm1.sh))))
 
 .PHONY: all setup deps kernel tools modules demo test unit fuzz scenario bench check clean

@@ -7,7 +7,7 @@ ko=$RNBD_MODULES/rnbd/client/rnbd_client.ko
 [[ -f $ko ]] || fail "no $ko"
 insmod "$ko" || fail "insmod $ko"
 [[ -e $RNBD_CLT_CTL/map_device ]] || fail "no map_device"
-expect_file /sys/module/rnbd_client/parameters/hold_io_sec 30
+expect_file /sys/module/rnbd_client/parameters/hold_io_sec 64
 
 # Usage text (spec §8.0 U1), byte for byte.
 want='Usage: echo "[dest_port=server port number] sessname=<name of the rtrs session> path=<[srcaddr@]dstaddr> [path=<[srcaddr@]dstaddr>] device_path=<full path on remote side> [access_mode=<ro|rw|migration>] [nr_poll_queues=<number of queues>]" > map_device
