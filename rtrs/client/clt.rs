@@ -37,6 +37,8 @@ pub(crate) struct RtrsClt {
     max_reconnect_attempts: AtomicI32,
     pub(crate) mp_policy: AtomicU8,
     ops: Arc<dyn CltOps>,
+    /// For paths added later (sysfs `add_path`).
+    cm: Arc<CmContext>,
     /// The paths, in order.
     #[pin]
     paths: SpinLockBh<KVec<Arc<CltPath>>>,
@@ -94,6 +96,7 @@ impl RtrsClt {
                 max_reconnect_attempts: AtomicI32::new(i32::from(params.max_reconnect_attempts)),
                 mp_policy: AtomicU8::new(MP_POLICY_MIN_INFLIGHT),
                 ops,
+                cm: cm.clone(),
                 paths <- new_spinlock_bh!(KVec::new(), "RtrsClt::paths"),
                 permits <- new_spinlock_bh!(None, "RtrsClt::permits"),
                 rr_next: AtomicU32::new(0),
@@ -143,6 +146,62 @@ impl RtrsClt {
                 Err(e) => pr_err!("rtrs client: path sysfs: {:?}\n", e),
             }
         }
+    }
+
+    /// sysfs `add_path` (`rtrs_clt_create_path_from_sysfs()`): `text` is
+    /// `[src,|@]dst` (up to the first newline) with the session's port; a
+    /// new path (no poll queues), connected before this returns; EINVAL
+    /// for text that does not parse, else the connect error.
+    pub(crate) fn add_path_from_text(self: &Arc<Self>, text: &[u8]) -> Result {
+        let text = match text.iter().position(|&c| c == b'\n') {
+            Some(nl) => &text[..nl],
+            None => text,
+        };
+        let spec = super::addr_text::parse_path(text, self.port()).map_err(|_| EINVAL)?;
+        let src = match &spec.src {
+            Some(a) => Some(to_address(a).map_err(|_| EINVAL)?),
+            None => None,
+        };
+        let dst = to_address(&spec.dst).map_err(|_| EINVAL)?;
+        let cm = self.cm.clone();
+        // The last path was removed: the server forgot the session.
+        let for_new_clt = self.paths.lock().is_empty();
+        let path = CltPath::new(self, &cm, src, dst, for_new_clt)?;
+        self.paths.lock().push(path.clone(), GFP_KERNEL)?;
+        if let Err(e) = path.connect() {
+            self.forget_path(&path);
+            path.kill();
+            return Err(e);
+        }
+        self.add_path_sysfs(&path);
+        Ok(())
+    }
+
+    /// Takes `path` out of the session's list.
+    pub(crate) fn forget_path(&self, path: &Arc<CltPath>) {
+        let mut paths = self.paths.lock();
+        if !paths.iter().any(|p| Arc::ptr_eq(p, path)) {
+            return;
+        }
+        let Ok(mut kept) = KVec::with_capacity(paths.len(), GFP_ATOMIC) else {
+            // Left in the list (DEAD paths carry no IO); logged.
+            pr_err!("rtrs client: no memory to drop a removed path from the list\n");
+            return;
+        };
+        let old = core::mem::replace(&mut *paths, KVec::new());
+        let mut removed = None;
+        for p in old {
+            if removed.is_none() && Arc::ptr_eq(&p, path) {
+                removed = Some(p);
+            } else {
+                // Room reserved above: cannot fail.
+                let _ = kept.push(p, GFP_ATOMIC);
+            }
+        }
+        *paths = kept;
+        drop(paths);
+        // Outside the lock: the path's last reference may go here.
+        drop(removed);
     }
 
     /// `rtrs_clt_close()`: closes every path and waits. Process context.
@@ -356,5 +415,19 @@ impl RtrsClt {
             .filter(|p| p.state() == State::Connected)
             .count();
         (up, paths.len())
+    }
+}
+
+/// An address of `add_path` as a socket address: `ip:` through the
+/// kernel's `inet_pton_with_scope()`, `gid:` as `AF_IB`.
+fn to_address(addr: &super::addr_text::Addr<'_>) -> Result<crate::kernel_ext::rdma::Address> {
+    use super::addr_text::Host;
+    use crate::kernel_ext::rdma::Address;
+    match addr.host {
+        Host::Gid(gid) => Ok(Address::ib_gid(&gid, addr.port)),
+        Host::Ip4(_) | Host::Ip6 { .. } => {
+            let text = core::str::from_utf8(addr.text).map_err(|_| EINVAL)?;
+            Address::parse(text, addr.port)
+        }
     }
 }

@@ -553,6 +553,15 @@ impl CltPath {
         drop(sysfs);
     }
 
+    /// sysfs `remove_path` (`rtrs_clt_remove_path_from_sysfs()`): closed
+    /// with failover of its requests, DEAD, out of the session and sysfs.
+    /// The caller removed the `remove_path` file itself first.
+    pub(crate) fn remove(self: &Arc<Self>) {
+        self.close(true);
+        self.clt.forget_path(self);
+        self.kill();
+    }
+
     pub(crate) fn set_sysfs(&self, sysfs: super::sysfs::PathSysfs) {
         self.inner.lock().sysfs = Some(sysfs);
     }

@@ -96,11 +96,29 @@ impl AttributeOps<SessDev> for MaxReconnectAttempts {
     }
 }
 
+struct AddPath;
+impl AttributeOps<SessDev> for AddPath {
+    const NAME: &'static CStr = c_str!("add_path");
+    const MODE: u16 = 0o644;
+
+    fn show(_d: &SessDev, out: &mut ShowBuffer) -> Result {
+        out.push(b"Usage: echo [<source addr>@]<destination addr> > add_path\n\n*addr ::= [ ip:<ipv4|ipv6> | gid:<gid> ]\n")
+    }
+
+    fn store(d: &SessDev, input: &[u8], _ctx: &mut StoreContext) -> Result {
+        d.clt.add_path_from_text(input)
+    }
+}
+
+static ADD_PATH: Attribute<DeviceAttrs<SessDev>, AddPath> = Attribute::new();
 static MPATH_POLICY: Attribute<DeviceAttrs<SessDev>, MpathPolicy> = Attribute::new();
 static MAX_RECONNECT_ATTEMPTS: Attribute<DeviceAttrs<SessDev>, MaxReconnectAttempts> =
     Attribute::new();
-static SESS_ATTRIBUTES: [AttrRef<DeviceAttrs<SessDev>>; 2] =
-    [MPATH_POLICY.as_ref(), MAX_RECONNECT_ATTEMPTS.as_ref()];
+static SESS_ATTRIBUTES: [AttrRef<DeviceAttrs<SessDev>>; 3] = [
+    ADD_PATH.as_ref(),
+    MPATH_POLICY.as_ref(),
+    MAX_RECONNECT_ATTEMPTS.as_ref(),
+];
 
 /// What a path's files see.
 pub(crate) struct PathData {
@@ -183,6 +201,29 @@ impl AttributeOps<PathData> for Disconnect {
             return Err(EINVAL);
         }
         d.path.disconnect_now();
+        Ok(())
+    }
+}
+
+struct RemovePath;
+impl AttributeOps<PathData> for RemovePath {
+    const NAME: &'static CStr = c_str!("remove_path");
+    const MODE: u16 = 0o644;
+
+    fn show(_d: &PathData, out: &mut ShowBuffer) -> Result {
+        out.push(b"Usage: echo 1 > remove_path\n")
+    }
+
+    fn store(d: &PathData, input: &[u8], ctx: &mut StoreContext) -> Result {
+        // `kstrtoint` and 1, as upstream.
+        if kstrtoint(input) != Some(1) {
+            return Err(EINVAL);
+        }
+        // First this file (as upstream's `sysfs_remove_file_self`):
+        // removing the path's directory must not wait for this call.
+        if ctx.remove_self()? {
+            d.path.remove();
+        }
         Ok(())
     }
 }
@@ -347,12 +388,14 @@ impl AttributeOps<PathData> for ResetAll {
 static STATE: Attribute<KObjectAttrs<PathData>, StateAttr> = Attribute::new();
 static RECONNECT: Attribute<KObjectAttrs<PathData>, Reconnect> = Attribute::new();
 static DISCONNECT: Attribute<KObjectAttrs<PathData>, Disconnect> = Attribute::new();
+static REMOVE_PATH: Attribute<KObjectAttrs<PathData>, RemovePath> = Attribute::new();
 static HCA_NAME: Attribute<KObjectAttrs<PathData>, HcaName> = Attribute::new();
 static HCA_PORT: Attribute<KObjectAttrs<PathData>, HcaPort> = Attribute::new();
 static SRC_ADDR: Attribute<KObjectAttrs<PathData>, SrcAddr> = Attribute::new();
 static DST_ADDR: Attribute<KObjectAttrs<PathData>, DstAddr> = Attribute::new();
 static CUR_LATENCY: Attribute<KObjectAttrs<PathData>, CurLatency> = Attribute::new();
-static PATH_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 8] = [
+static PATH_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 9] = [
+    REMOVE_PATH.as_ref(),
     STATE.as_ref(),
     RECONNECT.as_ref(),
     DISCONNECT.as_ref(),

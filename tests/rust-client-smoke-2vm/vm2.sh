@@ -84,6 +84,29 @@ expect_eq "$verified" "$written" "fio bytes verified"
 expect_eq "$errors" 0 "fio errors"
 
 wait_for server-checked 300
+
+# rtrs-client add_path / remove_path (§8.3): the same address pair again
+# is refused by the server (EEXIST); removing the only path, then adding
+# it back (a new path for a session the server forgot) brings IO back.
+s=/sys/class/rtrs-client/sess1
+expect_file "$s/add_path" "Usage: echo [<source addr>@]<destination addr> > add_path
+
+*addr ::= [ ip:<ipv4|ipv6> | gid:<gid> ]"
+expect_fail "Invalid argument" bash -c "echo nonsense > $s/add_path"
+expect_fail "File exists" bash -c "echo ip:$RNBD_VM1_IP > $s/add_path"
+p=$s/paths/ip:$RNBD_VM2_IP@ip:$RNBD_VM1_IP
+expect_file "$p/remove_path" "Usage: echo 1 > remove_path"
+expect_fail "Invalid argument" bash -c "echo 2 > $p/remove_path"
+echo 1 > "$p/remove_path" || fail "remove_path"
+wait_until 10 test ! -e "$p"
+echo "ip:$RNBD_VM1_IP" > "$s/add_path" || fail "add_path after remove_path"
+expect_file "$p/state" connected
+# The device comes back with the reconnect's remap.
+wait_until 30 grep -qx open "/sys/block/$dev/rnbd/state"
+dd if="/dev/$dev" of=/tmp/back2 bs=64k count=64 iflag=direct status=none || fail "read after add_path"
+cmp /tmp/pattern /tmp/back2 || fail "read back after add_path differs"
+log "ok: add_path EINVAL/EEXIST, remove_path of the only path, add_path back, data equal"
+
 exec 3<"/dev/$dev"
 expect_fail "Device or resource busy" bash -c "echo normal > /sys/block/$dev/rnbd/unmap_device"
 exec 3<&-
@@ -92,4 +115,4 @@ rnbd_unmap "$dev"
 signal client-unmapped
 wait_for server-done 300
 rmmod rnbd_client || fail "rmmod rnbd_client"
-summary "client: mapped, sysfs as upstream, 4 MiB dd+cmp, fio crc32c 8 MiB, unmapped"
+summary "client: mapped, sysfs as upstream, 4 MiB dd+cmp, fio crc32c 8 MiB, add_path/remove_path, unmapped"
