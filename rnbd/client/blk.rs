@@ -289,12 +289,21 @@ impl Operations for Blk {
         let n = info.nr_default;
         for kind in [HctxType::Default, HctxType::Read] {
             if let Err(e) = maps.map(kind, n, 0) {
-                pr_err!("[session={}] mapping {:?} queues: {:?}\n", &*info.sessname, kind, e);
+                pr_err!(
+                    "[session={}] mapping {:?} queues: {:?}\n",
+                    &*info.sessname,
+                    kind,
+                    e
+                );
             }
         }
         if info.nr_poll > 0 {
             if let Err(e) = maps.map(HctxType::Poll, info.nr_poll, n) {
-                pr_err!("[session={}] mapping poll queues: {:?}\n", &*info.sessname, e);
+                pr_err!(
+                    "[session={}] mapping poll queues: {:?}\n",
+                    &*info.sessname,
+                    e
+                );
             }
             pr_info!(
                 "[session={}] mapped {}/{}/{} default/read/poll queues.\n",
