@@ -208,11 +208,6 @@ impl RtrsClt {
         }
     }
 
-    /// Poll connections per path of the paths given to `open`.
-    pub(crate) fn nr_poll_queues(&self) -> u32 {
-        self.nr_poll_queues
-    }
-
     /// `rtrs_clt_rdma_cq_direct()`: processes the completions of poll
     /// connection `index` of every connected path, here (process
     /// context). Returns how many there were, or -1 if no path is

@@ -143,7 +143,6 @@ pub(crate) type Done = crate::kernel_ext::callback::Callback<ReqData, Result>;
 //     pub(crate) fn request(&self, dir: Dir, permit: Permit, usr: &[u8],
 //                           data: ReqData, done: Done)
 //         -> core::result::Result<(), (Error, Permit, ReqData)>;
-//     pub(crate) fn nr_poll_queues(&self) -> u32;
 //     pub(crate) fn poll(&self, index: u32) -> i32;  // -1: no path connected
 // }
 #[allow(dead_code)]
