@@ -70,6 +70,10 @@ impl RtrsClt {
         params: &OpenParams<'_>,
         ops: Arc<dyn CltOps>,
     ) -> Result<Arc<RtrsClt>> {
+        if params.sessname.iter().any(|&c| c == b'/' || c == b'.') {
+            pr_err!("pathname cannot contain / and .\n");
+            return Err(EINVAL);
+        }
         if params.paths.is_empty() || params.paths.len() > MAX_PATHS_NUM as usize {
             return Err(EINVAL);
         }
