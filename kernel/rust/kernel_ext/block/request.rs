@@ -397,8 +397,9 @@ impl<T: Operations> Request<T> {
     /// Completes the request with `status` through blk-mq
     /// (`blk_mq_complete_request`): [`Operations::complete`] gets the
     /// request and `status` on the CPU that submitted it, from an IPI or
-    /// softirq, or directly inside this call when already there. Starts
-    /// the request if needed. Any context.
+    /// softirq, or directly inside this call when already there (always
+    /// for a polled request, completed from [`super::Operations::poll`]).
+    /// Starts the request if needed. Any context.
     pub fn complete(mut self, status: Result) {
         self.start();
         let errno = match status {
