@@ -32,7 +32,8 @@ dmesg | grep -qF "[session=pollsess] mapped $online/$online/1 default/read/poll 
 
 fio_verify() {
     local name=$1; shift
-    fio --name="$name" --filename="/dev/$dev" --direct=1 --hipri=1 "$@" \
+    # Engine options (--hipri) after --ioengine.
+    fio --name="$name" --filename="/dev/$dev" --direct=1 "$@" \
         --rw=randwrite --bs=4k-64k --size=16M \
         --verify=crc32c --verify_fatal=1 --do_verify=1 \
         --output-format=json --output="$out/fio-$name.json" ||
@@ -46,10 +47,10 @@ fio_verify() {
     expect_eq "$errors" 0 "fio $name errors"
     log "fio $name: $written bytes written and verified"
 }
-fio_verify uring --ioengine=io_uring --iodepth=8 --offset=0
-fio_verify pvsync2 --ioengine=pvsync2 --offset=32M  # sync IO: 6.12 polls only async block IO (HIPRI ignored)
+fio_verify uring --ioengine=io_uring --hipri=1 --iodepth=8 --offset=0
+fio_verify pvsync2 --ioengine=pvsync2 --hipri=1 --offset=32M  # sync IO: 6.12 polls only async block IO (HIPRI ignored)
 # Non-polled IO on the same device still works (default queues).
-fio_verify libaio --ioengine=libaio --iodepth=8 --offset=16M --hipri=0
+fio_verify libaio --ioengine=libaio --iodepth=8 --offset=16M
 
 dmesg -c > /dev/null
 rnbd_unmap "$dev"
