@@ -38,11 +38,13 @@ fio_verify() {
         --verify=crc32c --verify_fatal=1 --do_verify=1 \
         --output-format=json --output="$out/fio-$name.json" ||
         fail "fio $name failed"
+    # Random block sizes: fio stops short of --size (every byte written
+    # is read back and verified).
     local written verified errors
     written=$(jq '.jobs[0].write.io_bytes' "$out/fio-$name.json")
     verified=$(jq '.jobs[0].read.io_bytes' "$out/fio-$name.json")
     errors=$(jq '.jobs[0].error' "$out/fio-$name.json")
-    ((written >= (12 << 20))) || fail "fio $name wrote only $written bytes"
+    ((written >= (8 << 20))) || fail "fio $name wrote only $written bytes"
     expect_eq "$verified" "$written" "fio $name bytes verified"
     expect_eq "$errors" 0 "fio $name errors"
     log "fio $name: $written bytes written and verified"
