@@ -65,6 +65,10 @@ if [[ $CLIENT_IMPL != c ]]; then
     # Every polled request completes from the poll connection's direct
     # CQ, found only by polling: its send and its IO_RSP (2 CQEs at
     # least; a LOCAL_INV more for reads the server did not invalidate).
+    # Exactly the io_uring job's requests (pvsync2 and libaio IO is not
+    # polled: it goes to the default queues).
+    uring_ios=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' "$out/fio-uring.json")
+    expect_eq "$sent" "$uring_ios" "requests sent on the poll connection (fio io_uring total_ios)"
     ((sent >= 100)) || fail "only $sent requests went to the poll connection"
     ((polled >= 2 * sent)) || fail "$polled completions polled for $sent requests"
 fi
