@@ -148,7 +148,8 @@ impl QueuePair {
     }
 
     /// Refuses new posts, waits for those in progress, and drains the QP
-    /// so that every posted context has completed. Process context only,
+    /// so that every posted context has completed (for a direct CQ, also
+    /// waits for a poller still delivering completions). Process context only,
     /// and not inside a completion of this QP (with a workqueue CQ that
     /// would wait for itself).
     pub(crate) fn close(&self) {
@@ -165,5 +166,9 @@ impl QueuePair {
         // come back (concurrent `CompletionQueue::poll`s are fine). (Not
         // from one of its own completions: the drain waits for them.)
         unsafe { bindings::ib_drain_qp(self.raw.as_ptr()) };
+        // A direct CQ: a concurrent poller may still hold completions of
+        // this QP it took before the drain's own came back.
+        self._send_cq.wait_for_poller();
+        self._recv_cq.wait_for_poller();
     }
 }

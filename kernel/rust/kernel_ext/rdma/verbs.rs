@@ -9,6 +9,7 @@
 //! the id (see `cm`), so no PD or CQ is ever freed while in use.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use kernel::bindings;
 use kernel::error::{from_err_ptr, Result};
@@ -127,6 +128,11 @@ impl Drop for ProtectionDomain {
 pub struct CompletionQueue {
     raw: NonNull<bindings::ib_cq>,
     poll_ctx: bindings::ib_poll_context,
+    /// Direct CQs: odd while a [`CompletionQueue::poll`] runs (one at a
+    /// time), bumped by 2 per poll, so that a QP's teardown can wait for
+    /// a poller that took completions off the CQ but has not run their
+    /// callbacks yet ([`CompletionQueue::wait_for_poller`]).
+    poll_seq: AtomicU32,
 }
 
 // SAFETY: CQs are used through the verbs core, which is thread-safe.
@@ -184,11 +190,24 @@ impl CompletionQueue {
     /// running their callbacks in the caller's context
     /// (`ib_process_cq_direct`); returns how many were processed. Only
     /// for direct CQs (0 for others, whose completions run elsewhere).
-    /// Process or softirq context, not hard interrupts; callable
-    /// concurrently (each call polls into its own stack array, the
-    /// driver's poll is locked).
+    /// Process or softirq context, not hard interrupts. One poller at a
+    /// time: a call while another polls the CQ returns 0 at once.
     pub fn poll(&self, budget: Option<u32>) -> u32 {
         if !self.is_direct() {
+            return 0;
+        }
+        let seq = self.poll_seq.load(Ordering::Acquire);
+        if seq & 1 != 0
+            || self
+                .poll_seq
+                .compare_exchange(
+                    seq,
+                    seq.wrapping_add(1),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
             return 0;
         }
         let budget = match budget {
@@ -199,7 +218,22 @@ impl CompletionQueue {
         // the only kind `ib_process_cq_direct` may process; its work
         // request callbacks are written for any non-hardirq context.
         let n = unsafe { bindings::ib_process_cq_direct(self.raw.as_ptr(), budget) };
+        self.poll_seq.store(seq.wrapping_add(2), Ordering::Release);
         n.max(0) as u32
+    }
+
+    /// Waits until the [`CompletionQueue::poll`] running now, if any,
+    /// has returned (later ones are not waited for). After a QP's drain
+    /// every completion of it has been taken off the CQ, but a poller may
+    /// still hold some it has not delivered yet. Process context.
+    pub(crate) fn wait_for_poller(&self) {
+        let seq = self.poll_seq.load(Ordering::Acquire);
+        if seq & 1 == 0 {
+            return;
+        }
+        while self.poll_seq.load(Ordering::Acquire) == seq {
+            crate::kernel_ext::delay::msleep(1);
+        }
     }
 
     fn alloc(
@@ -225,6 +259,7 @@ impl CompletionQueue {
                 // SAFETY: Not an error pointer, hence non-null.
                 raw: unsafe { NonNull::new_unchecked(cq) },
                 poll_ctx: poll,
+                poll_seq: AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?)
