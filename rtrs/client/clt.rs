@@ -132,7 +132,8 @@ impl RtrsClt {
                 i == 0,
                 self.nr_poll_queues,
             )?;
-            self.paths.lock().push(path.clone(), GFP_KERNEL)?;
+            // A spinlock: no sleeping allocation under it.
+            self.paths.lock().push(path.clone(), GFP_ATOMIC)?;
             path.connect()?;
             self.add_path_sysfs(&path);
         }
