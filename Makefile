@@ -20,9 +20,8 @@ export VARIANT
 export SERVER_IMPL CLIENT_IMPL RNBD_GUEST_ENV
 
 # Scenarios left out of `make test` (`make test PENDING=` runs them too):
-# the map_device fuzzer maps sessions with poll queues, which the Rust
-# client does not have yet.
-PENDING ?= tests/client-map-fuzz-1vm/
+# none at the moment.
+PENDING ?=
 SCENARIOS ?= $(filter-out $(PENDING),$(sort $(dir $(wildcard tests/*/vm1.sh))))
 
 .PHONY: all setup deps kernel tools modules demo test unit fuzz scenario bench check clean

@@ -11,13 +11,17 @@
 
 use core::sync::atomic::Ordering;
 
+use kernel::str::CString;
+
 use kernel::error::Error;
 use kernel::init::PinInit;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::dev::{now_ms, DevIo, DevState};
-use crate::kernel_ext::block::{Busy, HwQueue, IoFlags, Op, Operations, Request};
+use crate::kernel_ext::block::{
+    Busy, HctxType, HwQueue, IoFlags, Op, Operations, QueueMaps, Request,
+};
 use crate::kernel_ext::callback::Callback;
 use crate::kernel_ext::errno::{ECONNABORTED, ECONNRESET, ESHUTDOWN};
 use crate::kernel_ext::scatterlist::SgTable;
@@ -30,8 +34,36 @@ const HOLD_POLL_MS: u32 = 100;
 /// `rnbd_clt_dev_kick_mq_queue(dev, hctx, 10)`.
 const RETRY_MS: u32 = 10;
 
-/// Per tag set: segments a request may have (RTRS `max_segments`).
-pub(crate) struct SegmentLimit(pub(crate) usize);
+/// Per tag set (one per session): segments a request may have (RTRS
+/// `max_segments`) and the queues: `nr_default` shared by the DEFAULT and
+/// READ maps (`num_online_cpus()` when the session was made), then
+/// `nr_poll` poll queues (`setup_mq_tags()`, `rnbd_rdma_map_queues()`).
+pub(crate) struct SetInfo {
+    pub(crate) max_segments: usize,
+    pub(crate) nr_default: u32,
+    pub(crate) nr_poll: u32,
+    pub(crate) sessname: CString,
+}
+
+impl SetInfo {
+    /// `nr_maps`: 3 with poll queues, else 2 (DEFAULT and READ).
+    pub(crate) fn nr_maps(&self) -> u32 {
+        if self.nr_poll > 0 {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// The poll connection of a poll hardware queue.
+    fn poll_index(&self, hw: &HwQueue) -> Option<u16> {
+        if hw.kind() != HctxType::Poll {
+            return None;
+        }
+        let i = hw.index().checked_sub(self.nr_default)?;
+        (i < self.nr_poll).then_some(i as u16)
+    }
+}
 
 /// Per request slot (`struct rnbd_iu`): its scatterlist (lent to RTRS
 /// while the request is in flight) and when it started waiting for a
@@ -130,13 +162,13 @@ fn io_done(data: ReqData, parked: Option<Parked>, res: Result) {
 }
 
 impl Operations for Blk {
-    type TagSetData = SegmentLimit;
+    type TagSetData = SetInfo;
     type QueueData = DevQueue;
     type RequestData = Slot;
 
-    fn init_request_data(limit: &SegmentLimit) -> impl PinInit<Slot, Error> {
+    fn init_request_data(info: &SetInfo) -> impl PinInit<Slot, Error> {
         try_init!(Slot {
-            sg: Some(SgTable::new(limit.0.max(1))?),
+            sg: Some(SgTable::new(info.max_segments.max(1))?),
             held_since_ms: 0,
         })
     }
@@ -163,7 +195,14 @@ impl Operations for Blk {
         let Some(rtrs) = io.sess.rtrs() else {
             return hold_or_fail(rq, Some(hw), ECONNABORTED());
         };
-        let Some(permit) = rtrs.get_permit(ConType::Io, PermitWait::NoWait) else {
+        // A poll queue's requests go on its poll connection, where only
+        // `poll` finds their completions.
+        let poll = io.sess.tag_set.data().poll_index(hw);
+        let con = match poll {
+            Some(i) => ConType::Poll(i),
+            None => ConType::Io,
+        };
+        let Some(permit) = rtrs.get_permit(con, PermitWait::NoWait) else {
             // blk-mq reruns the queue when a tag is freed (upstream parks
             // the queue until a permit is put).
             return Err(rq.busy());
@@ -220,7 +259,12 @@ impl Operations for Blk {
             }
         };
         match rtrs.request(dir, permit, &msg, data, done) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if poll.is_some() {
+                    io.poll_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            }
             Err((e, _permit, data)) => {
                 let rq = match data.into_request::<Blk>() {
                     Ok((mut rq, sg)) => {
@@ -237,6 +281,62 @@ impl Operations for Blk {
                 hold_or_fail(rq, Some(hw), e)
             }
         }
+    }
+
+    /// `rnbd_rdma_map_queues()`: DEFAULT and READ share the first
+    /// `nr_default` queues, POLL gets the rest.
+    fn map_queues(info: &SetInfo, maps: &mut QueueMaps<'_>) {
+        let n = info.nr_default;
+        for kind in [HctxType::Default, HctxType::Read] {
+            if let Err(e) = maps.map(kind, n, 0) {
+                pr_err!(
+                    "[session={}] mapping {:?} queues: {:?}\n",
+                    &*info.sessname,
+                    kind,
+                    e
+                );
+            }
+        }
+        if info.nr_poll > 0 {
+            if let Err(e) = maps.map(HctxType::Poll, info.nr_poll, n) {
+                pr_err!(
+                    "[session={}] mapping poll queues: {:?}\n",
+                    &*info.sessname,
+                    e
+                );
+            }
+            pr_info!(
+                "[session={}] mapped {}/{}/{} default/read/poll queues.\n",
+                &*info.sessname,
+                n,
+                n,
+                info.nr_poll
+            );
+        } else {
+            pr_info!(
+                "[session={}] mapped {}/{} default/read queues.\n",
+                &*info.sessname,
+                n,
+                n
+            );
+        }
+    }
+
+    /// `rnbd_rdma_poll()` → `rtrs_clt_rdma_cq_direct()`: the completions
+    /// of this poll queue's connection on every connected path.
+    fn poll(q: &DevQueue, hw: &HwQueue) -> i32 {
+        let io = &q.io;
+        let Some(index) = io.sess.tag_set.data().poll_index(hw) else {
+            return -1;
+        };
+        let Some(rtrs) = io.sess.rtrs() else {
+            return -1;
+        };
+        let n = rtrs.poll(u32::from(index));
+        if n > 0 {
+            io.poll_found.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        n
     }
 
     /// `rnbd_softirq_done_fn()`.

@@ -3,7 +3,7 @@
 //! A mapped device (`struct rnbd_clt_dev`): map, OPEN/CLOSE, remap,
 //! resize, unmap (`rnbd-clt.c`).
 
-use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -59,6 +59,10 @@ pub(crate) struct DevIo {
     pub(crate) device_id: AtomicU32,
     /// When the device went to `closed` (ms, monotonic).
     disconnected_ms: AtomicI64,
+    /// Requests sent from poll queues (on poll connections), and
+    /// completions their polling found; logged at unmap (ours).
+    pub(crate) poll_sent: AtomicU64,
+    pub(crate) poll_found: AtomicU64,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -252,6 +256,8 @@ pub(crate) fn map(sess: &Arc<Session>, opt: &MapOptions<'_>) -> Result {
             state: AtomicU8::new(DevState::Init as u8),
             device_id: AtomicU32::new(0),
             disconnected_ms: AtomicI64::new(0),
+            poll_sent: AtomicU64::new(0),
+            poll_found: AtomicU64::new(0),
         },
         GFP_KERNEL,
     )?;
@@ -402,6 +408,14 @@ pub(crate) fn unmap(dev: &Arc<Device>, force: bool, ctx: Option<&mut StoreContex
         let _ = send_close(dev, dev.io.device_id.load(Ordering::Relaxed));
     }
     pr_info!("{}: Device is unmapped\n", &*dev.name);
+    if dev.nr_poll_queues > 0 {
+        pr_info!(
+            "{}: poll queues: {} requests sent on poll connections, {} completions polled\n",
+            &*dev.name,
+            dev.io.poll_sent.load(Ordering::Relaxed),
+            dev.io.poll_found.load(Ordering::Relaxed)
+        );
+    }
     // The last device of a session closes it (upstream: the last
     // session reference).
     if sess.devs.lock().is_empty() && !sess.client.unloading.load(Ordering::SeqCst) {

@@ -11,7 +11,7 @@ use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 use kernel::{c_str, fmt, new_mutex};
 
-use crate::blk::{Blk, SegmentLimit};
+use crate::blk::{Blk, SetInfo};
 use crate::dev::{self, DevState, Device};
 use crate::kernel_ext::block::{Major, TagSet, TagSetConfig, TagSetFlags};
 use crate::kernel_ext::callback::Callback;
@@ -309,13 +309,21 @@ impl Session {
         ops: Arc<SessOps>,
     ) -> Result<Arc<Session>> {
         let attrs = rtrs.query()?;
+        let name = CString::try_from_fmt(fmt!("{}", kernel::str::BStr::from_bytes(opt.sessname)))?;
+        // `setup_mq_tags()`.
+        let info = SetInfo {
+            max_segments: attrs.max_segments as usize,
+            nr_default: cpu::num_online_cpus(),
+            nr_poll: opt.nr_poll_queues,
+            sessname: CString::try_from_fmt(fmt!("{}", &*name))?,
+        };
         let config = TagSetConfig {
-            nr_hw_queues: cpu::num_online_cpus(),
+            nr_hw_queues: info.nr_default + info.nr_poll,
             queue_depth: u32::from(attrs.queue_depth),
             flags: TagSetFlags::SHOULD_MERGE,
+            nr_maps: info.nr_maps(),
         };
-        let tag_set = TagSet::<Blk>::new(&config, SegmentLimit(attrs.max_segments as usize))?;
-        let name = CString::try_from_fmt(fmt!("{}", kernel::str::BStr::from_bytes(opt.sessname)))?;
+        let tag_set = TagSet::<Blk>::new(&config, info)?;
         let ops_keep = ops.clone();
         let sess = Arc::pin_init(
             pin_init!(Session {

@@ -50,6 +50,8 @@ pub(crate) struct RtrsClt {
     queue_depth: AtomicU32,
     max_io_size: AtomicU32,
     max_segments: AtomicU32,
+    /// Poll connections of the paths given to `open` (`nr_poll_queues`).
+    nr_poll_queues: u32,
     #[pin]
     sysfs: Mutex<Option<super::sysfs::SessSysfs>>,
 }
@@ -70,14 +72,17 @@ impl RtrsClt {
         params: &OpenParams<'_>,
         ops: Arc<dyn CltOps>,
     ) -> Result<Arc<RtrsClt>> {
+        if params.sessname.iter().any(|&c| c == b'/' || c == b'.') {
+            pr_err!("pathname cannot contain / and .\n");
+            return Err(EINVAL);
+        }
         if params.paths.is_empty() || params.paths.len() > MAX_PATHS_NUM as usize {
             return Err(EINVAL);
         }
         if params.sessname.is_empty() || params.sessname.len() > NAME_MAX {
             return Err(EINVAL);
         }
-        if params.nr_poll_queues != 0 {
-            // Poll queues (IB_POLL_DIRECT) are not implemented.
+        if params.nr_poll_queues > crate::kernel_ext::context::nr_cpu_ids() {
             return Err(EINVAL);
         }
         if params.max_reconnect_attempts < -1 || params.max_reconnect_attempts > 9999 {
@@ -105,6 +110,7 @@ impl RtrsClt {
                 queue_depth: AtomicU32::new(0),
                 max_io_size: AtomicU32::new(0),
                 max_segments: AtomicU32::new(MAX_SEGMENTS),
+                nr_poll_queues: params.nr_poll_queues,
                 sysfs <- new_mutex!(None),
             }),
             GFP_KERNEL,
@@ -121,8 +127,16 @@ impl RtrsClt {
     fn open_paths(self: &Arc<Self>, cm: &Arc<CmContext>, params: &OpenParams<'_>) -> Result {
         *self.sysfs.lock() = Some(super::sysfs::SessSysfs::create(params.class, self)?);
         for (i, addr) in params.paths.iter().enumerate() {
-            let path = CltPath::new(self, cm, addr.src.clone(), addr.dst.clone(), i == 0)?;
-            self.paths.lock().push(path.clone(), GFP_KERNEL)?;
+            let path = CltPath::new(
+                self,
+                cm,
+                addr.src.clone(),
+                addr.dst.clone(),
+                i == 0,
+                self.nr_poll_queues,
+            )?;
+            // A spinlock: no sleeping allocation under it.
+            self.paths.lock().push(path.clone(), GFP_ATOMIC)?;
             path.connect()?;
             self.add_path_sysfs(&path);
         }
@@ -258,6 +272,37 @@ impl RtrsClt {
         }
     }
 
+    /// `rtrs_clt_rdma_cq_direct()`: processes the completions of poll
+    /// connection `index` of every connected path, here (process
+    /// context). Returns how many there were, or -1 if no path is
+    /// connected (upstream: "for block layer not to try again").
+    /// Unlike upstream, every connected path is polled (not only up to
+    /// the first with completions) and the connection is the poll one
+    /// (`cid = nr_cpu_ids + 1 + index`, upstream `con[index + 1]` with a
+    /// blk-mq queue number); a path without it is skipped.
+    pub(crate) fn poll(&self, index: u32) -> i32 {
+        let mut found: Option<u32> = None;
+        let mut i = 0;
+        loop {
+            // One path at a time: completions may need the paths lock
+            // (failover, policy order).
+            let path = match self.paths.lock().get(i) {
+                Some(p) => p.clone(),
+                None => break,
+            };
+            i += 1;
+            if !path.is_connected() {
+                continue;
+            }
+            let n = path.poll_conn(index);
+            found = Some(found.unwrap_or(0).saturating_add(n));
+        }
+        match found {
+            Some(n) => n.min(i32::MAX as u32) as i32,
+            None => -1,
+        }
+    }
+
     /// Tries the connected paths in policy order (except `skip`).
     fn send_on_paths(
         &self,
@@ -278,11 +323,18 @@ impl RtrsClt {
             if !path.is_connected() {
                 continue;
             }
-            let n = conns.qps.len();
+            // `rtrs_permit_to_clt_con()`: IO connections are 1 ..
+            // irq_con_num - 1; poll connections follow.
+            let n = path.irq_con_num();
+            let io_cid = if n > 1 {
+                (req.permit.cpu() as usize % (n - 1)) + 1
+            } else {
+                0
+            };
             let cid = match req.permit.con_type() {
                 ConType::Admin => 0,
-                ConType::Io if n > 1 => (req.permit.cpu() as usize % (n - 1)) + 1,
-                ConType::Io => 0,
+                ConType::Io => io_cid,
+                ConType::Poll(i) => path.poll_cid(u32::from(i)).unwrap_or(io_cid),
             };
             let dir = req.dir;
             let bytes = usr.len() + data.len();

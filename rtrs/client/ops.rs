@@ -21,6 +21,9 @@
 //!   it reads it. The completion runs once with the server's errno (or a
 //!   local error), in softirq or process context, never before `request`
 //!   returned `Ok`. On `Err` the data comes back at once.
+//! - [`RtrsClt::poll`]`(n)` processes the completions of poll connection
+//!   `n` of every connected path, in the caller's (process) context:
+//!   completions of [`ConType::Poll`] requests run from there.
 //! - Link events: `Reconnected` when the first path is back after all
 //!   were down, `Disconnected` when the last connected path went down.
 
@@ -34,6 +37,13 @@ pub(crate) enum ConType {
     Admin,
     /// The IO connection of the current CPU.
     Io,
+    /// Poll connection `n` (`0..nr_poll_queues`), whose completions are
+    /// found only by [`RtrsClt::poll`]`(n)`: for a blk-mq poll queue.
+    /// On a path without that connection (one added later, with no poll
+    /// connections) the request goes on the IO connection of the current
+    /// CPU instead (ours; upstream never uses its poll connections for
+    /// IO, spec §11.2 #13).
+    Poll(u16),
 }
 
 /// Whether [`RtrsClt::get_permit`] may sleep until one is free.
@@ -91,8 +101,10 @@ pub(crate) struct OpenParams<'a> {
     pub(crate) reconnect_delay_sec: u8,
     /// -1 (forever) for RNBD.
     pub(crate) max_reconnect_attempts: i16,
-    /// 0: poll queues (`IB_POLL_DIRECT` CQs) are not implemented and any
-    /// other value is refused with EINVAL (see `Documentation/client.md`).
+    /// Poll connections per path (`IB_POLL_DIRECT` CQs, cids
+    /// `nr_cpu_ids + 1 ..`), at most `nr_cpu_ids` (else EINVAL): requests
+    /// with a [`ConType::Poll`] permit go there and complete only from
+    /// [`RtrsClt::poll`].
     pub(crate) nr_poll_queues: u32,
     /// `/sys/class/rtrs-client`, from [`RtrsClt::register_class`] at module
     /// load (upstream `rtrs_client_init()`); the session's device goes
@@ -131,6 +143,7 @@ pub(crate) type Done = crate::kernel_ext::callback::Callback<ReqData, Result>;
 //     pub(crate) fn request(&self, dir: Dir, permit: Permit, usr: &[u8],
 //                           data: ReqData, done: Done)
 //         -> core::result::Result<(), (Error, Permit, ReqData)>;
+//     pub(crate) fn poll(&self, index: u32) -> i32;  // -1: no path connected
 // }
 #[allow(dead_code)]
 fn _contract(_: Arc<RtrsClt>) {}

@@ -121,6 +121,9 @@ pub(crate) struct CltPath {
     pub(crate) dst: Address,
     sess_uuid: Uuid,
     con_num: u16,
+    /// Connections with an interrupt-driven CQ (`irq_con_num`):
+    /// `nr_cpu_ids + 1`; cids from here up are poll connections.
+    irq_con_num: u16,
     state: AtomicU8,
     pub(crate) for_new_clt: AtomicBool,
     recon_cnt: AtomicU16,
@@ -152,10 +155,15 @@ impl CltPath {
         src: Option<Address>,
         dst: Address,
         for_new_clt: bool,
+        nr_poll_queues: u32,
     ) -> Result<Arc<Self>> {
         let mut sess_uuid = [0u8; 16];
         context::random_bytes(&mut sess_uuid);
-        let con_num = (context::nr_cpu_ids() + 1).min(u32::from(crate::wire::MAX_CON_NUM)) as u16;
+        // `alloc_path()`: nr_cpu_ids + nr_poll_queues + 1 connections.
+        let max = u32::from(crate::wire::MAX_CON_NUM);
+        let irq_con_num = (context::nr_cpu_ids() + 1).min(max);
+        let con_num = irq_con_num.saturating_add(nr_poll_queues).min(max) as u16;
+        let irq_con_num = irq_con_num as u16;
         let stats = Stats::default();
         stats.reconnect_ok.store(-1, Ordering::Relaxed);
         Arc::pin_init(
@@ -166,6 +174,7 @@ impl CltPath {
                 dst,
                 sess_uuid,
                 con_num,
+                irq_con_num,
                 state: AtomicU8::new(State::Connecting as u8),
                 for_new_clt: AtomicBool::new(for_new_clt),
                 recon_cnt: AtomicU16::new(0),
@@ -221,6 +230,33 @@ impl CltPath {
 
     pub(crate) fn conns(&self) -> Option<Arc<Conns>> {
         self.conns.lock().clone()
+    }
+
+    /// Connections with an interrupt-driven CQ (admin + IO).
+    pub(crate) fn irq_con_num(&self) -> usize {
+        usize::from(self.irq_con_num)
+    }
+
+    /// The cid of poll connection `index`, if the path has it.
+    pub(crate) fn poll_cid(&self, index: u32) -> Option<usize> {
+        let cid = usize::from(self.irq_con_num).checked_add(index as usize)?;
+        (cid < usize::from(self.con_num)).then_some(cid)
+    }
+
+    /// Processes the completions of poll connection `index` of the
+    /// current incarnation (none if the path has no such connection or
+    /// is not connected).
+    pub(crate) fn poll_conn(&self, index: u32) -> u32 {
+        let Some(cid) = self.poll_cid(index) else {
+            return 0;
+        };
+        let Some(conns) = self.conns() else {
+            return 0;
+        };
+        match conns.qps.get(cid) {
+            Some(qp) => qp.send_cq().poll(None),
+            None => 0,
+        }
     }
 
     pub(crate) fn info<R>(&self, f: impl FnOnce(&PathInfo) -> R) -> R {
@@ -806,8 +842,14 @@ impl Attempt {
         };
         let entries = (caps.max_send_wr + caps.max_recv_wr).min(device.max_cqe());
         let vectors = device.num_comp_vectors().max(1);
-        let cpu = if cid == 0 { 0 } else { u32::from(cid) - 1 };
-        let cq = CompletionQueue::new(device, entries, cpu % vectors)?;
+        // `con->cpu = (cid ? cid - 1 : 0) % nr_cpu_ids`.
+        let cpu = if cid == 0 { 0 } else { u32::from(cid) - 1 } % context::nr_cpu_ids().max(1);
+        let cq = if cid >= self.path.irq_con_num {
+            // A poll connection (`is_pollqueue()`): `IB_POLL_DIRECT`.
+            CompletionQueue::new_direct(device, entries, cpu % vectors)?
+        } else {
+            CompletionQueue::new(device, entries, cpu % vectors)?
+        };
         let qp = id.create_qp(&pd, &cq, &cq, caps)?;
         if let Some(slot) = setup.qps.get_mut(usize::from(cid)) {
             *slot = Some(qp);

@@ -34,6 +34,7 @@ const TAG_SET: TagSetConfig = TagSetConfig {
     // Blocking: submitting a bio to a bio-based device such as brd may
     // sleep (it allocates pages for new data).
     flags: TagSetFlags::SHOULD_MERGE.union(TagSetFlags::BLOCKING),
+    nr_maps: 1,
 };
 
 /// One disk and what it forwards to.

@@ -29,9 +29,9 @@ pub use bio::{AddError, Io, IoBuffer};
 #[allow(unused_imports)]
 pub use disk::{Disk, DiskBuilder, Major, MinorRange, QueueLimits};
 #[allow(unused_imports)]
-pub use request::{Busy, HwQueue, Request, RequestMut, RequestRef};
+pub use request::{Busy, HctxType, HwQueue, Request, RequestMut, RequestRef};
 #[allow(unused_imports)]
-pub use tag_set::{Operations, TagSet, TagSetConfig, TagSetFlags};
+pub use tag_set::{Operations, QueueMaps, TagSet, TagSetConfig, TagSetFlags};
 
 use kernel::bindings;
 use kernel::error::{Error, Result};

@@ -397,8 +397,9 @@ impl<T: Operations> Request<T> {
     /// Completes the request with `status` through blk-mq
     /// (`blk_mq_complete_request`): [`Operations::complete`] gets the
     /// request and `status` on the CPU that submitted it, from an IPI or
-    /// softirq, or directly inside this call when already there. Starts
-    /// the request if needed. Any context.
+    /// softirq, or directly inside this call when already there (always
+    /// for a polled request, completed from [`super::Operations::poll`]).
+    /// Starts the request if needed. Any context.
     pub fn complete(mut self, status: Result) {
         self.start();
         let errno = match status {
@@ -496,6 +497,29 @@ impl<T: Operations> Busy<T> {
 #[repr(transparent)]
 pub struct HwQueue(Opaque<bindings::blk_mq_hw_ctx>);
 
+/// The kinds of hardware queue map (`enum hctx_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum HctxType {
+    /// Everything not sent elsewhere.
+    Default = bindings::hctx_type_HCTX_TYPE_DEFAULT,
+    /// Reads (when the set has 2 or more maps).
+    Read = bindings::hctx_type_HCTX_TYPE_READ,
+    /// Polled IO (`REQ_POLLED`, when the set has 3 maps): completions
+    /// are found by [`super::Operations::poll`].
+    Poll = bindings::hctx_type_HCTX_TYPE_POLL,
+}
+
+impl HctxType {
+    fn from_raw(raw: u32) -> Self {
+        match raw {
+            bindings::hctx_type_HCTX_TYPE_READ => Self::Read,
+            bindings::hctx_type_HCTX_TYPE_POLL => Self::Poll,
+            _ => Self::Default,
+        }
+    }
+}
+
 impl HwQueue {
     /// # Safety
     ///
@@ -509,6 +533,13 @@ impl HwQueue {
     pub fn index(&self) -> u32 {
         // SAFETY: Live per `from_raw`'s contract.
         unsafe { (*self.0.get()).queue_num }
+    }
+
+    /// The map the queue belongs to (`hctx->type`).
+    pub fn kind(&self) -> HctxType {
+        // SAFETY: Live per `from_raw`'s contract; set when the queue's
+        // maps are set up.
+        HctxType::from_raw(unsafe { (*self.0.get()).type_ } as u32)
     }
 
     /// Runs the queue again soon, from kblockd (never from inside this

@@ -12,7 +12,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::types::Opaque;
 
-use super::request::{self, Busy, HwQueue, Pdu, Request};
+use super::request::{self, Busy, HctxType, HwQueue, Pdu, Request};
 
 /// A blk-mq driver: what its queues do with requests.
 ///
@@ -56,6 +56,93 @@ pub trait Operations: Sized + 'static {
     fn complete(queue: &Self::QueueData, request: Request<Self>, status: Result) {
         let _ = queue;
         request.end(status);
+    }
+
+    /// Maps CPUs to hardware queues for each map of the set
+    /// (`blk_mq_ops.map_queues`): called when the set is allocated (and
+    /// again if its hardware queue count changes), in process context.
+    /// The default gives every map all hardware queues, which for one map
+    /// is what blk-mq does without the callback.
+    fn map_queues(tag_set: &Self::TagSetData, maps: &mut QueueMaps<'_>) {
+        let _ = tag_set;
+        let n = maps.nr_hw_queues();
+        for kind in [HctxType::Default, HctxType::Read, HctxType::Poll] {
+            if (kind as u32) < maps.nr_maps() {
+                let _ = maps.map(kind, n, 0);
+            }
+        }
+    }
+
+    /// Polls for completions of a poll queue (`blk_mq_ops.poll`, only
+    /// called for hardware queues of the [`HctxType::Poll`] map): the
+    /// number of requests (or events) found, 0 for none yet (blk-mq
+    /// polls again), or a negative value to stop polling for now.
+    /// Process context; the completions it finds may complete requests
+    /// of the queue inline ([`Request::complete`] of a polled request
+    /// runs [`Operations::complete`] at once). The default finds nothing.
+    fn poll(queue: &Self::QueueData, hw_queue: &HwQueue) -> i32 {
+        let _ = (queue, hw_queue);
+        0
+    }
+}
+
+/// The CPU → hardware queue maps of a tag set, lent to
+/// [`Operations::map_queues`].
+pub struct QueueMaps<'a> {
+    set: NonNull<bindings::blk_mq_tag_set>,
+    _lifetime: PhantomData<&'a mut bindings::blk_mq_tag_set>,
+}
+
+impl QueueMaps<'_> {
+    /// How many maps the set has ([`TagSetConfig::nr_maps`]).
+    pub fn nr_maps(&self) -> u32 {
+        // SAFETY: The set is live and ours for the borrow.
+        unsafe { (*self.set.as_ptr()).nr_maps }
+    }
+
+    /// The set's hardware queue count.
+    pub fn nr_hw_queues(&self) -> u32 {
+        // SAFETY: As above.
+        unsafe { (*self.set.as_ptr()).nr_hw_queues }
+    }
+
+    /// Gives map `kind` the `nr_queues` hardware queues starting at
+    /// `queue_offset` and spreads the CPUs over them
+    /// (`blk_mq_map_queues()`). EINVAL if the set has no such map, for no
+    /// queue, or queues beyond the set's.
+    pub fn map(&mut self, kind: HctxType, nr_queues: u32, queue_offset: u32) -> Result {
+        let idx = kind as u32;
+        if idx >= self.nr_maps()
+            || nr_queues == 0
+            || queue_offset
+                .checked_add(nr_queues)
+                .map_or(true, |end| end > self.nr_hw_queues())
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: `idx < nr_maps <= HCTX_MAX_TYPES`; blk-mq allocated the
+        // map's `mq_map` (one entry per possible CPU) before calling
+        // `map_queues`, and the borrow gives us the set exclusively (blk-mq
+        // holds its update lock).
+        unsafe {
+            let map = ptr::addr_of_mut!((*self.set.as_ptr()).map[idx as usize]);
+            (*map).nr_queues = nr_queues;
+            (*map).queue_offset = queue_offset;
+            bindings::blk_mq_map_queues(map);
+        }
+        Ok(())
+    }
+
+    /// The queues of map `kind`: `(nr_queues, queue_offset)`, or `None` if
+    /// the set has no such map.
+    pub fn get(&self, kind: HctxType) -> Option<(u32, u32)> {
+        let idx = kind as u32;
+        if idx >= self.nr_maps() {
+            return None;
+        }
+        // SAFETY: In bounds (above); the set is live.
+        let map = unsafe { &(*self.set.as_ptr()).map[idx as usize] };
+        Some((map.nr_queues, map.queue_offset))
     }
 }
 
@@ -101,6 +188,11 @@ pub struct TagSetConfig {
     /// Requests in flight per hardware queue, 1 to `BLK_MQ_MAX_DEPTH`.
     pub queue_depth: u32,
     pub flags: TagSetFlags,
+    /// CPU → queue maps (`nr_maps`): 1 (default only), 2 (+ reads) or 3
+    /// (+ polled IO, [`HctxType`]); the queues' disks support polling
+    /// (`BLK_FEAT_POLL`, set by blk-mq) iff it is 3. With more than one,
+    /// [`Operations::map_queues`] must give each map its queues.
+    pub nr_maps: u32,
 }
 
 /// A blk-mq tag set: the request slots of one or more disks.
@@ -129,8 +221,8 @@ unsafe impl<T: Operations> Sync for TagSet<T> {}
 
 impl<T: Operations> TagSet<T> {
     /// Allocates a tag set and the data of every request slot in it.
-    /// Fails with EINVAL for zero queues or a depth outside
-    /// 1..=`BLK_MQ_MAX_DEPTH`.
+    /// Fails with EINVAL for zero queues, a depth outside
+    /// 1..=`BLK_MQ_MAX_DEPTH` or a map count outside 1..=3.
     pub fn new(
         config: &TagSetConfig,
         data: impl PinInit<T::TagSetData, Error>,
@@ -138,6 +230,8 @@ impl<T: Operations> TagSet<T> {
         if config.nr_hw_queues == 0
             || config.queue_depth == 0
             || config.queue_depth > bindings::BLK_MQ_MAX_DEPTH
+            || config.nr_maps == 0
+            || config.nr_maps > bindings::hctx_type_HCTX_MAX_TYPES
         {
             return Err(EINVAL);
         }
@@ -181,6 +275,7 @@ impl<T: Operations> TagSet<T> {
                 (*set).cmd_size = core::mem::size_of::<Pdu<T::RequestData>>() as u32;
                 (*set).numa_node = bindings::NUMA_NO_NODE;
                 (*set).flags = config.flags.0;
+                (*set).nr_maps = config.nr_maps;
                 (*set).driver_data = this.as_ptr().cast();
                 to_result(bindings::blk_mq_alloc_tag_set(set))
             }
@@ -211,6 +306,8 @@ impl<T: Operations> OpsTable<T> {
         complete: Some(complete_callback::<T>),
         init_request: Some(init_request_callback::<T>),
         exit_request: Some(exit_request_callback::<T>),
+        map_queues: Some(map_queues_callback::<T>),
+        poll: Some(poll_callback::<T>),
         // SAFETY: All-zero is `None` for every other callback.
         ..unsafe { core::mem::zeroed() }
     };
@@ -291,4 +388,38 @@ unsafe extern "C" fn exit_request_callback<T: Operations>(
     // SAFETY: Per the contract, the pdu holds initialised data that no
     // request uses any more.
     unsafe { request::drop_pdu::<T>(rq) };
+}
+
+/// # Safety
+///
+/// Called by blk-mq for the tag set `set`, a `TagSet<T>`, with its maps
+/// allocated, under its update lock.
+unsafe extern "C" fn map_queues_callback<T: Operations>(set: *mut bindings::blk_mq_tag_set) {
+    // SAFETY: `driver_data` points at the `TagSet<T>`, whose `data` is
+    // initialised before the C set is allocated.
+    let tag_set_data = unsafe { &(*(*set).driver_data.cast::<TagSet<T>>()).data };
+    let mut maps = QueueMaps {
+        // SAFETY: blk-mq passes a valid set.
+        set: unsafe { NonNull::new_unchecked(set) },
+        _lifetime: PhantomData,
+    };
+    T::map_queues(tag_set_data, &mut maps);
+}
+
+/// # Safety
+///
+/// Called by blk-mq (`blk_hctx_poll()`) with a poll hardware context of a
+/// queue of a `TagSet<T>`, holding a reference on the queue's usage
+/// counter (so the disk, and its queue data, are not gone).
+unsafe extern "C" fn poll_callback<T: Operations>(
+    hctx: *mut bindings::blk_mq_hw_ctx,
+    _iob: *mut bindings::io_comp_batch,
+) -> i32 {
+    // SAFETY: The queue belongs to a `Disk<T>`, whose queue data is
+    // dropped only after `del_gendisk`, which waits for the usage counter
+    // the poller holds.
+    let queue = unsafe { &*(*(*hctx).queue).queuedata.cast::<T::QueueData>() };
+    // SAFETY: `hctx` is valid for the call.
+    let hw_queue = unsafe { HwQueue::from_raw(hctx) };
+    T::poll(queue, hw_queue)
 }

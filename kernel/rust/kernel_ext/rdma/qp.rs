@@ -83,6 +83,17 @@ impl QueuePair {
         &self.pd
     }
 
+    /// The CQ of the send queue (for [`CompletionQueue::poll`] of a
+    /// direct CQ).
+    pub fn send_cq(&self) -> &Arc<CompletionQueue> {
+        &self._send_cq
+    }
+
+    /// The CQ of the receive queue.
+    pub fn recv_cq(&self) -> &Arc<CompletionQueue> {
+        &self._recv_cq
+    }
+
     /// The QP number.
     pub fn num(&self) -> u32 {
         self.num
@@ -137,7 +148,8 @@ impl QueuePair {
     }
 
     /// Refuses new posts, waits for those in progress, and drains the QP
-    /// so that every posted context has completed. Process context only,
+    /// so that every posted context has completed (for a direct CQ, also
+    /// waits for a poller still delivering completions). Process context only,
     /// and not inside a completion of this QP (with a workqueue CQ that
     /// would wait for itself).
     pub(crate) fn close(&self) {
@@ -148,10 +160,15 @@ impl QueuePair {
         while self.users.load(Ordering::Acquire) != CLOSED {
             crate::kernel_ext::delay::msleep(1);
         }
-        // SAFETY: The QP is live; its CQs poll in softirq or a workqueue
-        // (not directly), which `ib_drain_qp` requires; no posts race
-        // with it now. (Not from one of its own completions: the drain
-        // waits for them.)
+        // SAFETY: The QP is live; no posts race with it now. Its CQs poll
+        // in softirq or a workqueue, or directly: `ib_drain_qp` then
+        // processes them itself every 100 ms until its drain requests
+        // come back (concurrent `CompletionQueue::poll`s are fine). (Not
+        // from one of its own completions: the drain waits for them.)
         unsafe { bindings::ib_drain_qp(self.raw.as_ptr()) };
+        // A direct CQ: a concurrent poller may still hold completions of
+        // this QP it took before the drain's own came back.
+        self._send_cq.wait_for_poller();
+        self._recv_cq.wait_for_poller();
     }
 }

@@ -9,6 +9,7 @@
 //! the id (see `cm`), so no PD or CQ is ever freed while in use.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use kernel::bindings;
 use kernel::error::{from_err_ptr, Result};
@@ -115,14 +116,23 @@ impl Drop for ProtectionDomain {
     }
 }
 
-/// A completion queue polled in softirq context; completions are
-/// delivered to each work request's own callback.
+/// A completion queue: completions are delivered to each work request's
+/// own callback, in softirq ([`CompletionQueue::new`]), in a workqueue
+/// ([`CompletionQueue::new_in_workqueue`]) or by whoever calls
+/// [`CompletionQueue::poll`] ([`CompletionQueue::new_direct`]).
 ///
 /// # Invariants
 ///
-/// `raw` was allocated by `__ib_alloc_cq` and is freed on drop.
+/// `raw` was allocated by `__ib_alloc_cq` with poll context `poll_ctx`
+/// and is freed on drop.
 pub struct CompletionQueue {
     raw: NonNull<bindings::ib_cq>,
+    poll_ctx: bindings::ib_poll_context,
+    /// Direct CQs: odd while a [`CompletionQueue::poll`] runs (one at a
+    /// time), bumped by 2 per poll, so that a QP's teardown can wait for
+    /// a poller that took completions off the CQ but has not run their
+    /// callbacks yet ([`CompletionQueue::wait_for_poller`]).
+    poll_seq: AtomicU32,
 }
 
 // SAFETY: CQs are used through the verbs core, which is thread-safe.
@@ -157,6 +167,75 @@ impl CompletionQueue {
         )
     }
 
+    /// A CQ nobody polls but its user (`IB_POLL_DIRECT`): completions
+    /// run only inside [`CompletionQueue::poll`] (and inside the drain of
+    /// a QP using it, see `QueuePair::close`), so the work request
+    /// callbacks of its QPs must be fine in process context, and someone
+    /// must poll while requests are outstanding.
+    pub fn new_direct(device: DeviceRef<'_>, entries: u32, comp_vector: u32) -> Result<Arc<Self>> {
+        Self::alloc(
+            device,
+            entries,
+            comp_vector,
+            bindings::ib_poll_context_IB_POLL_DIRECT,
+        )
+    }
+
+    /// Whether this is a [`CompletionQueue::new_direct`] CQ.
+    pub fn is_direct(&self) -> bool {
+        self.poll_ctx == bindings::ib_poll_context_IB_POLL_DIRECT
+    }
+
+    /// Processes up to `budget` completions now (`None`: all there are),
+    /// running their callbacks in the caller's context
+    /// (`ib_process_cq_direct`); returns how many were processed. Only
+    /// for direct CQs (0 for others, whose completions run elsewhere).
+    /// Process or softirq context, not hard interrupts. One poller at a
+    /// time: a call while another polls the CQ returns 0 at once.
+    pub fn poll(&self, budget: Option<u32>) -> u32 {
+        if !self.is_direct() {
+            return 0;
+        }
+        let seq = self.poll_seq.load(Ordering::Acquire);
+        if seq & 1 != 0
+            || self
+                .poll_seq
+                .compare_exchange(
+                    seq,
+                    seq.wrapping_add(1),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return 0;
+        }
+        let budget = match budget {
+            Some(b) => i32::try_from(b).unwrap_or(i32::MAX),
+            None => -1,
+        };
+        // SAFETY: The CQ is live (type invariant) and `IB_POLL_DIRECT`,
+        // the only kind `ib_process_cq_direct` may process; its work
+        // request callbacks are written for any non-hardirq context.
+        let n = unsafe { bindings::ib_process_cq_direct(self.raw.as_ptr(), budget) };
+        self.poll_seq.store(seq.wrapping_add(2), Ordering::Release);
+        n.max(0) as u32
+    }
+
+    /// Waits until the [`CompletionQueue::poll`] running now, if any,
+    /// has returned (later ones are not waited for). After a QP's drain
+    /// every completion of it has been taken off the CQ, but a poller may
+    /// still hold some it has not delivered yet. Process context.
+    pub(crate) fn wait_for_poller(&self) {
+        let seq = self.poll_seq.load(Ordering::Acquire);
+        if seq & 1 == 0 {
+            return;
+        }
+        while self.poll_seq.load(Ordering::Acquire) == seq {
+            crate::kernel_ext::delay::msleep(1);
+        }
+    }
+
     fn alloc(
         device: DeviceRef<'_>,
         entries: u32,
@@ -179,6 +258,8 @@ impl CompletionQueue {
             CompletionQueue {
                 // SAFETY: Not an error pointer, hence non-null.
                 raw: unsafe { NonNull::new_unchecked(cq) },
+                poll_ctx: poll,
+                poll_seq: AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?)
