@@ -158,9 +158,10 @@ rtrs_srv_stats_rdma() {
 # map_device timing out in init_conns() with no source address was seen
 # in c-baseline-2vm).
 wait_reachable() {
-    local ip=$1 limit=${2:-30} start out
+    local scale=${RNBD_TIMEOUT_SCALE:-1}
+    local ip=$1 limit=$((${2:-30} * scale)) start out
     start=$(now)
-    until out=$(timeout 2 bash -c ": > /dev/tcp/$ip/9" 2>&1) || [[ $out == *"Connection refused"* ]]; do
+    until out=$(timeout $((2 * scale)) bash -c ": > /dev/tcp/$ip/9" 2>&1) || [[ $out == *"Connection refused"* ]]; do
         (($(echo "$(elapsed "$start") < $limit" | bc))) || fail "$ip unreachable for ${limit}s: $out"
         sleep 0.5
     done
