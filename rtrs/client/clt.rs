@@ -180,7 +180,8 @@ impl RtrsClt {
         let cm = self.cm.clone();
         // The last path was removed: the server forgot the session.
         let for_new_clt = self.paths.lock().is_empty();
-        let path = CltPath::new(self, &cm, src, dst, for_new_clt)?;
+        // No poll connections on paths added later (upstream passes 0).
+        let path = CltPath::new(self, &cm, src, dst, for_new_clt, 0)?;
         self.paths.lock().push(path.clone(), GFP_KERNEL)?;
         if let Err(e) = path.connect() {
             self.forget_path(&path);
