@@ -23,10 +23,13 @@ mod proto;
 mod blk;
 mod dev;
 mod errno;
-mod map_opts;
 mod params;
 mod sess;
 mod sysfs;
+
+/// The `map_device` grammar lives with (and is compiled once in) the RTRS
+/// client, which parses `add_path` with it.
+use rtrs_clt::map_opts;
 
 module! {
     type: RnbdClient,

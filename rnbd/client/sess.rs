@@ -18,16 +18,16 @@ use crate::kernel_ext::callback::Callback;
 use crate::kernel_ext::cpu;
 use crate::kernel_ext::errno::ETIMEDOUT;
 use crate::kernel_ext::rdma::cm::CmContext;
-use crate::kernel_ext::rdma::Address;
 use crate::kernel_ext::sync::{new_completion, new_spinlock_irq, Completion, SpinLockIrq};
 use crate::kernel_ext::sysfs::{Class, ClassDevice, Dir};
 use crate::kernel_ext::workqueue::{flags as wq_flags, Workqueue};
-use crate::map_opts::{self, Host, MapOptions};
+use crate::map_opts::{self, MapOptions};
 use crate::params::{MAX_RECONNECTS, RECONNECT_DELAY_SEC};
 use crate::proto;
 use crate::rtrs_clt::ops::{
     CltOps, ConType, Dir as RtrsDir, LinkEvent, OpenParams, PathAddr, PermitWait, ReqData, RtrsClt,
 };
+use crate::rtrs_clt::to_address;
 use crate::sysfs;
 
 /// Minors per disk: 64 (`RNBD_PART_BITS` = 6, 63 partitions).
@@ -237,18 +237,6 @@ pub(crate) struct Session {
     pub(crate) ver: AtomicU8,
     #[pin]
     pub(crate) devs: Mutex<KVec<Arc<Device>>>,
-}
-
-/// A `PathAddr` from a parsed address: `ip:` through the kernel's own
-/// `inet_pton_with_scope()` (the scope needs it), `gid:` as `AF_IB`.
-fn to_address(addr: &map_opts::Addr<'_>) -> Result<Address> {
-    match addr.host {
-        Host::Gid(gid) => Ok(Address::ib_gid(&gid, addr.port)),
-        Host::Ip4(_) | Host::Ip6 { .. } => {
-            let text = core::str::from_utf8(addr.text).map_err(|_| EINVAL)?;
-            Address::parse(text, addr.port)
-        }
-    }
 }
 
 impl Session {

@@ -171,7 +171,7 @@ impl RtrsClt {
             Some(nl) => &text[..nl],
             None => text,
         };
-        let spec = super::addr_text::parse_path(text, self.port()).map_err(|_| EINVAL)?;
+        let spec = super::map_opts::parse_path(text, self.port()).map_err(|_| EINVAL)?;
         let src = match &spec.src {
             Some(a) => Some(to_address(a).map_err(|_| EINVAL)?),
             None => None,
@@ -375,10 +375,10 @@ impl RtrsClt {
                 }
             }
             MP_POLICY_MIN_LATENCY => {
-                out.sort_unstable_by_key(|p| p.hb_cur_latency.load(Ordering::Relaxed));
+                sort_few_by_key(&mut out, |p| p.hb_cur_latency.load(Ordering::Relaxed));
             }
             _ => {
-                out.sort_unstable_by_key(|p| p.stats.inflight.load(Ordering::Relaxed));
+                sort_few_by_key(&mut out, |p| p.stats.inflight.load(Ordering::Relaxed));
             }
         }
         Ok(out)
@@ -450,16 +450,6 @@ impl RtrsClt {
         }
     }
 
-    /// The paths (for sysfs).
-    pub(crate) fn paths(&self) -> Result<KVec<Arc<CltPath>>> {
-        let paths = self.paths.lock();
-        let mut out = KVec::with_capacity(paths.len(), GFP_ATOMIC)?;
-        for p in paths.iter() {
-            out.push(p.clone(), GFP_ATOMIC)?;
-        }
-        Ok(out)
-    }
-
     #[allow(dead_code)]
     pub(crate) fn path_state_counts(&self) -> (usize, usize) {
         let paths = self.paths.lock();
@@ -471,10 +461,26 @@ impl RtrsClt {
     }
 }
 
+/// Insertion sort for the few paths of a session, stable and without the
+/// generic sort of `core` (whose code objtool flags as falling through in
+/// a kernel module). The keys are live counters: an order that is stale by
+/// the time it is used is fine, and the loop ends whatever they read.
+fn sort_few_by_key<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && key(&items[j - 1]) > key(&items[j]) {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 /// An address of `add_path` as a socket address: `ip:` through the
 /// kernel's `inet_pton_with_scope()`, `gid:` as `AF_IB`.
-fn to_address(addr: &super::addr_text::Addr<'_>) -> Result<crate::kernel_ext::rdma::Address> {
-    use super::addr_text::Host;
+pub(crate) fn to_address(
+    addr: &super::map_opts::Addr<'_>,
+) -> Result<crate::kernel_ext::rdma::Address> {
+    use super::map_opts::Host;
     use crate::kernel_ext::rdma::Address;
     match addr.host {
         Host::Gid(gid) => Ok(Address::ib_gid(&gid, addr.port)),

@@ -16,7 +16,7 @@ use kernel::sync::Arc;
 use super::ops::{Dir, Done, ReqData};
 use super::path::CltPath;
 use super::permits::Permit;
-use crate::kernel_ext::errno::{ECONNABORTED, EMSGSIZE};
+use crate::kernel_ext::errno::EMSGSIZE;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess, PeerInvalidation};
 use crate::kernel_ext::rdma::qp::QueuePair;
@@ -513,11 +513,6 @@ impl Conns {
         }
         out
     }
-
-    /// Requests in flight (for min-inflight and stats).
-    pub(crate) fn busy_count(&self) -> usize {
-        self.table.lock().slots.iter().filter(|s| s.busy).count()
-    }
 }
 
 /// Both the send and the answer are in: invalidate the MR if the server
@@ -817,9 +812,4 @@ pub(crate) fn send_imm(qp: &QueuePair, imm: Imm) {
     let _ = qp.post_send(ctx, |_, chain| {
         chain.write_imm(&[], Remote { addr: 0, rkey: 0 }, imm)
     });
-}
-
-/// Whether no request completed with an abort (for failover accounting).
-pub(crate) fn aborted() -> Error {
-    ECONNABORTED()
 }

@@ -5,14 +5,17 @@
 //! fast-registration MRs, heartbeats, reconnects and multipath. RNBD sees
 //! only `ops` (no `ib_*` type). See `Documentation/client.md`.
 
-/// The address grammar of `map_device`'s `path=` (`rtrs_addr_to_sockaddr`),
-/// shared with RNBD's parser, for sysfs `add_path`.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../../rnbd/client/map_opts.rs"]
-mod addr_text;
 mod clt;
 mod io;
+/// The `map_device` grammar, compiled once per module: RTRS parses the
+/// `path=` addresses of sysfs `add_path` with it (`rtrs_addr_to_sockaddr`)
+/// and RNBD imports it from here for `map_device` and the other files.
+#[allow(dead_code)]
+#[path = "../../rnbd/client/map_opts.rs"]
+pub(crate) mod map_opts;
 pub(crate) mod ops;
 mod path;
 mod permits;
 mod sysfs;
+
+pub(crate) use clt::to_address;

@@ -112,11 +112,6 @@ pub(crate) struct OpenParams<'a> {
     pub(crate) class: &'a Arc<crate::kernel_ext::sysfs::Class>,
 }
 
-/// A permit (`struct rtrs_permit`): a server buffer id, the connection
-/// type, the CPU it was taken on. Dropping it puts it back (and wakes a
-/// waiter).
-pub(crate) use super::permits::Permit;
-
 /// A session (`struct rtrs_clt_sess`).
 pub(crate) use super::clt::RtrsClt;
 

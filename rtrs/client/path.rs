@@ -664,10 +664,6 @@ impl CltPath {
     pub(crate) fn disconnect_now(self: &Arc<Self>) {
         self.close(true);
     }
-
-    pub(crate) fn queue_depth(&self) -> u16 {
-        self.inner.lock().queue_depth
-    }
 }
 
 impl DelayedWorkItem<RECOVERY_WORK> for CltPath {

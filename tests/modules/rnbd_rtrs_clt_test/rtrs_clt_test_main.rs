@@ -21,6 +21,8 @@ mod kernel_ext;
 #[path = "../../../rtrs/common/wire.rs"]
 mod wire;
 
+// The test drives a subset of the client that RNBD uses in full.
+#[allow(dead_code, unused_imports)]
 #[path = "../../../rtrs/client/mod.rs"]
 mod rtrs_clt;
 
@@ -28,10 +30,9 @@ mod rtrs_clt;
 mod proto;
 
 use kernel_ext::delay::msleep;
-use kernel_ext::param::{module_param, module_param_string, StringParam};
+use kernel_ext::param::{module_param, module_param_string};
 use kernel_ext::rdma::cm::CmContext;
 use kernel_ext::rdma::Address;
-use proto::Wire;
 use rtrs_clt::ops::{
     CltOps, ConType, Dir, Done, LinkEvent, OpenParams, PathAddr, PermitWait, ReqData, RtrsClt,
 };
@@ -81,12 +82,6 @@ impl CltOps for Events {
             LinkEvent::Disconnected => self.disconnected.fetch_add(1, Ordering::Relaxed),
         };
     }
-}
-
-/// One synchronous request: the data back and the result.
-struct Waiter {
-    state: AtomicI32,
-    data: kernel::sync::Arc<kernel_ext::sync::SpinLockBh<Option<ReqData>>>,
 }
 
 fn request(clt: &RtrsClt, con: ConType, dir: Dir, usr: &[u8], data: ReqData) -> (Result, ReqData) {
