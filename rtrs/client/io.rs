@@ -732,6 +732,7 @@ impl Completion for RecvCtx {
         }
         path.hb_received();
         let cid = ctx.cid;
+        path.stats.update_wc(super::path::con_cpu(cid));
         if let Some(inv) = PeerInvalidation::from_wc(wc) {
             // SEND_WITH_INV: the IO_RSP_W_INV that follows claims it.
             conns.stash_invalidation(cid, inv);

@@ -86,7 +86,6 @@ pub(crate) const RECOVERY_WORK: u64 = 2;
 pub(crate) const RECONNECT_WORK: u64 = 3;
 
 /// `struct rtrs_clt_stats` (what sysfs shows).
-#[derive(Default)]
 pub(crate) struct Stats {
     pub(crate) read_cnt: AtomicU64,
     pub(crate) read_bytes: AtomicU64,
@@ -96,6 +95,67 @@ pub(crate) struct Stats {
     pub(crate) failover_cnt: AtomicU64,
     pub(crate) reconnect_ok: AtomicI32,
     pub(crate) reconnect_fail: AtomicI32,
+    /// `cpu_migr` of `struct rtrs_clt_stats_pcpu`, indexed by CPU id.
+    pub(crate) cpu_migr: KVec<CpuMigration>,
+}
+
+/// Completions handled on another CPU than their connection's
+/// (`struct rtrs_clt_stats_pcpu::cpu_migr`).
+#[derive(Default)]
+pub(crate) struct CpuMigration {
+    /// Completions of this CPU's connections handled elsewhere.
+    pub(crate) from: AtomicI32,
+    /// Completions of other CPUs' connections handled here.
+    pub(crate) to: AtomicI32,
+}
+
+impl Stats {
+    fn new() -> Result<Self> {
+        let cpus = context::nr_cpu_ids() as usize;
+        let mut cpu_migr = KVec::with_capacity(cpus, GFP_KERNEL)?;
+        for _ in 0..cpus {
+            cpu_migr.push(CpuMigration::default(), GFP_KERNEL)?;
+        }
+        Ok(Stats {
+            read_cnt: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
+            write_cnt: AtomicU64::new(0),
+            write_bytes: AtomicU64::new(0),
+            inflight: AtomicI32::new(0),
+            failover_cnt: AtomicU64::new(0),
+            reconnect_ok: AtomicI32::new(0),
+            reconnect_fail: AtomicI32::new(0),
+            cpu_migr,
+        })
+    }
+
+    /// `rtrs_clt_update_wc_stats()`: a completion of a connection bound to
+    /// `con_cpu` handled on the current CPU.
+    pub(crate) fn update_wc(&self, con_cpu: u32) {
+        let cpu = context::cpu_id();
+        if cpu == con_cpu {
+            return;
+        }
+        if let Some(here) = self.cpu_migr.get(cpu as usize) {
+            here.to.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(home) = self.cpu_migr.get(con_cpu as usize) {
+            home.from.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `rtrs_clt_reset_cpu_migr_stats()`.
+    pub(crate) fn reset_cpu_migration(&self) {
+        for c in self.cpu_migr.iter() {
+            c.from.store(0, Ordering::Relaxed);
+            c.to.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `con->cpu` of connection `cid`: `(cid ? cid - 1 : 0) % nr_cpu_ids`.
+pub(crate) fn con_cpu(cid: usize) -> u32 {
+    (cid.saturating_sub(1) % (context::nr_cpu_ids().max(1) as usize)) as u32
 }
 
 /// What a connected path learned for sysfs.
@@ -164,7 +224,7 @@ impl CltPath {
         let irq_con_num = (context::nr_cpu_ids() + 1).min(max);
         let con_num = irq_con_num.saturating_add(nr_poll_queues).min(max) as u16;
         let irq_con_num = irq_con_num as u16;
-        let stats = Stats::default();
+        let stats = Stats::new()?;
         stats.reconnect_ok.store(-1, Ordering::Relaxed);
         Arc::pin_init(
             pin_init!(CltPath {
@@ -838,8 +898,7 @@ impl Attempt {
         };
         let entries = (caps.max_send_wr + caps.max_recv_wr).min(device.max_cqe());
         let vectors = device.num_comp_vectors().max(1);
-        // `con->cpu = (cid ? cid - 1 : 0) % nr_cpu_ids`.
-        let cpu = if cid == 0 { 0 } else { u32::from(cid) - 1 } % context::nr_cpu_ids().max(1);
+        let cpu = con_cpu(usize::from(cid));
         let cq = if cid >= self.path.irq_con_num {
             // A poll connection (`is_pollqueue()`): `IB_POLL_DIRECT`.
             CompletionQueue::new_direct(device, entries, cpu % vectors)?

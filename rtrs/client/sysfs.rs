@@ -2,12 +2,12 @@
 
 //! `/sys/class/rtrs-client/<sessname>/` as upstream (`rtrs-clt-sysfs.c`,
 //! protocol reference §8.3): `mpath_policy`, `max_reconnect_attempts`,
-//! `paths/<src>@<dst>/{state, reconnect, disconnect, hca_name, hca_port,
-//! src_addr, dst_addr, cur_latency, stats/{rdma, reconnects,
-//! reset_all}}`. Not yet: `add_path`, `remove_path`,
-//! `stats/cpu_migration_*` (see `Documentation/client.md`).
+//! `add_path`, `paths/<src>@<dst>/{state, reconnect, disconnect,
+//! remove_path, hca_name, hca_port, src_addr, dst_addr, cur_latency,
+//! stats/{cpu_migration_from, cpu_migration_to, rdma, reconnects,
+//! reset_all}}`.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use kernel::c_str;
 use kernel::prelude::*;
@@ -15,7 +15,7 @@ use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use super::clt::{RtrsClt, MP_POLICY_MIN_INFLIGHT, MP_POLICY_MIN_LATENCY, MP_POLICY_RR};
-use super::path::{CltPath, State};
+use super::path::{CltPath, CpuMigration, State};
 use crate::kernel_ext::sysfs::{
     self, AttrRef, Attribute, AttributeOps, Class, ClassDevice, DeviceAttrs, Dir, KObject,
     KObjectAttrs, Node, ShowBuffer, StoreContext,
@@ -357,6 +357,51 @@ impl AttributeOps<PathData> for Reconnects {
     }
 }
 
+/// `cpu_migration_from` and `cpu_migration_to`: one `"%d "` per CPU, then
+/// a newline (`rtrs_clt_stats_migration_{from,to}_cnt_to_str()`).
+fn show_cpu_migration(
+    d: &PathData,
+    out: &mut ShowBuffer,
+    pick: fn(&CpuMigration) -> &AtomicI32,
+) -> Result {
+    for c in d.path.stats.cpu_migr.iter() {
+        out.write_fmt(kernel::fmt!("{} ", pick(c).load(Ordering::Relaxed)))?;
+    }
+    out.push(b"\n")
+}
+
+struct CpuMigrationFrom;
+impl AttributeOps<PathData> for CpuMigrationFrom {
+    const NAME: &'static CStr = c_str!("cpu_migration_from");
+    const MODE: u16 = 0o644;
+
+    fn show(d: &PathData, out: &mut ShowBuffer) -> Result {
+        show_cpu_migration(d, out, |c| &c.from)
+    }
+
+    fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
+        reset_store(input)?;
+        d.path.stats.reset_cpu_migration();
+        Ok(())
+    }
+}
+
+struct CpuMigrationTo;
+impl AttributeOps<PathData> for CpuMigrationTo {
+    const NAME: &'static CStr = c_str!("cpu_migration_to");
+    const MODE: u16 = 0o644;
+
+    fn show(d: &PathData, out: &mut ShowBuffer) -> Result {
+        show_cpu_migration(d, out, |c| &c.to)
+    }
+
+    fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
+        reset_store(input)?;
+        d.path.stats.reset_cpu_migration();
+        Ok(())
+    }
+}
+
 struct ResetAll;
 impl AttributeOps<PathData> for ResetAll {
     const NAME: &'static CStr = c_str!("reset_all");
@@ -378,6 +423,7 @@ impl AttributeOps<PathData> for ResetAll {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        s.reset_cpu_migration();
         s.reconnect_ok.store(0, Ordering::Relaxed);
         s.reconnect_fail.store(0, Ordering::Relaxed);
         s.inflight.store(0, Ordering::Relaxed);
@@ -409,8 +455,15 @@ static PATH_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 9] = [
 static RDMA: Attribute<KObjectAttrs<PathData>, Rdma> = Attribute::new();
 static RECONNECTS: Attribute<KObjectAttrs<PathData>, Reconnects> = Attribute::new();
 static RESET_ALL: Attribute<KObjectAttrs<PathData>, ResetAll> = Attribute::new();
-static STATS_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 3] =
-    [RDMA.as_ref(), RECONNECTS.as_ref(), RESET_ALL.as_ref()];
+static CPU_MIGRATION_FROM: Attribute<KObjectAttrs<PathData>, CpuMigrationFrom> = Attribute::new();
+static CPU_MIGRATION_TO: Attribute<KObjectAttrs<PathData>, CpuMigrationTo> = Attribute::new();
+static STATS_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 5] = [
+    CPU_MIGRATION_FROM.as_ref(),
+    CPU_MIGRATION_TO.as_ref(),
+    RECONNECTS.as_ref(),
+    RDMA.as_ref(),
+    RESET_ALL.as_ref(),
+];
 
 /// `kstrtoint(buf, 10, ..)`: an optional sign, decimal digits, at most one
 /// trailing newline, within `i32`.

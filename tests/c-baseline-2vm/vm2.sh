@@ -21,6 +21,7 @@ path=/sys/class/rtrs-client/sess1/paths/ip:$RNBD_VM2_IP@ip:$RNBD_VM1_IP
 expect_file "$path/state" connected
 expect_file "$path/hca_name" rxe0
 expect_eq "$(head -1 /sys/class/rtrs-client/sess1/mpath_policy)" "min-inflight (MI: 1)" mpath_policy
+c_client_preempt_workaround sess1
 signal client-mapped
 
 # fio writes 64 MiB past the pattern area and verifies every block.

@@ -22,6 +22,7 @@ dmax=$(cat "/sys/block/$dev/queue/discard_max_bytes")
 log "/dev/$dev: discard_max_bytes $dmax, write_cache '$(cat "/sys/block/$dev/queue/write_cache")', max_sectors_kb $(cat "/sys/block/$dev/queue/max_sectors_kb")"
 signal client-mapped
 wait_for server-checked 300
+c_client_preempt_workaround "$sess"
 
 # fio_check NAME: fio's JSON of job NAME must show no error.
 fio_json() { jq -r ".jobs[0].$2" "$out/fio-$1.json"; }

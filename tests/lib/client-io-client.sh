@@ -56,6 +56,16 @@ expect_file "$p/dst_addr" "ip:$srv"
 expect_file "$p/stats/reconnects" "0 0"
 [[ $(cat "$p/stats/rdma") =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9]+\ [0-9]+\ [0-9]+$ ]] \
     || fail "$p/stats/rdma: '$(cat "$p/stats/rdma")' is not 6 numbers"
+# cpu_migration_{from,to}: "%d " per possible CPU, then a newline; "1"
+# resets both, "0" and anything else is EINVAL.
+cpus=$(($(sed 's/.*-//' /sys/devices/system/cpu/possible) + 1))
+for f in cpu_migration_from cpu_migration_to; do
+    [[ $(cat "$p/stats/$f") =~ ^([0-9]+\ ){$cpus}$ ]] ||
+        fail "$p/stats/$f: '$(cat "$p/stats/$f")' is not $cpus numbers each followed by a space"
+    expect_fail "Invalid argument" bash -c "echo 0 > $p/stats/$f"
+done
+echo 1 > "$p/stats/cpu_migration_to" || fail "reset $p/stats/cpu_migration_to"
+expect_file "$p/stats/cpu_migration_from" "$(printf '0 %.0s' $(seq $cpus))"
 [[ $(cat "$p/cur_latency") =~ ^-?[0-9]+\ ns$ ]] || fail "$p/cur_latency: '$(cat "$p/cur_latency")'"
 expect_file "$s/max_reconnect_attempts" -1
 # The upstream default policy is min-inflight; every spelling of §8.3: a
@@ -73,6 +83,7 @@ for w in 3 -1 min-infl rrr m; do
     expect_fail "Invalid argument" bash -c "echo $w > $s/mpath_policy"
 done
 expect_file "$s/mpath_policy" "min-inflight (MI: 1)"
+c_client_preempt_workaround "$sess"
 signal client-mapped
 wait_for server-checked 300
 

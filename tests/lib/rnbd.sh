@@ -16,6 +16,26 @@ rnbd_map() {
     basename "$(readlink "$link")"
 }
 
+# c_client_preempt_workaround SESSION: before heavy IO on a preemptible
+# kernel (the debug variant), switch the upstream C client's session to
+# round-robin. Its
+# default min-inflight policy (and min-latency) marks a tried path in a
+# per-CPU list entry of the path, shared by every task on that CPU, under
+# rcu_read_lock() only; when a request is preempted inside
+# rtrs_clt_request(), the next request on that CPU finds its only path
+# "already tried" and fails with ECONNABORTED without sending anything
+# ("RTRS failed to transfer IO, err: -103" in c-client-vs-rust-server-2vm
+# on the debug kernel). Round-robin keeps no such list. Our client orders
+# paths per request and has no such state (Documentation/client.md).
+c_client_preempt_workaround() {
+    local policy=/sys/class/rtrs-client/$1/mpath_policy
+    [[ -d /sys/module/rtrs_client ]] || return 0
+    uname -v | grep -qw PREEMPT || return 0
+    [[ $(cat "$policy") == min-inflight* || $(cat "$policy") == min-latency* ]] || return 0
+    echo round-robin > "$policy" || fail "set $policy"
+    log "C client on a preemptible kernel: $1 set to round-robin (see c_client_preempt_workaround)"
+}
+
 # rnbd_unmap DEV [normal|force]
 rnbd_unmap() {
     local dev=$1 mode=${2:-normal}
