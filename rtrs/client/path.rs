@@ -144,6 +144,25 @@ impl Stats {
         }
     }
 
+    /// `rtrs_clt_reset_rdma_stats()`.
+    pub(crate) fn reset_rdma(&self) {
+        for c in [
+            &self.read_cnt,
+            &self.read_bytes,
+            &self.write_cnt,
+            &self.write_bytes,
+            &self.failover_cnt,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// `rtrs_clt_reset_reconnects_stat()`.
+    pub(crate) fn reset_reconnects(&self) {
+        self.reconnect_ok.store(0, Ordering::Relaxed);
+        self.reconnect_fail.store(0, Ordering::Relaxed);
+    }
+
     /// `rtrs_clt_reset_cpu_migr_stats()`.
     pub(crate) fn reset_cpu_migration(&self) {
         for c in self.cpu_migr.iter() {

@@ -7,7 +7,7 @@
 //! stats/{cpu_migration_from, cpu_migration_to, rdma, reconnects,
 //! reset_all}}`.
 
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::Ordering;
 
 use kernel::c_str;
 use kernel::prelude::*;
@@ -15,7 +15,7 @@ use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
 use super::clt::{RtrsClt, MP_POLICY_MIN_INFLIGHT, MP_POLICY_MIN_LATENCY, MP_POLICY_RR};
-use super::path::{CltPath, CpuMigration, State};
+use super::path::{CltPath, State};
 use crate::kernel_ext::sysfs::{
     self, AttrRef, Attribute, AttributeOps, Class, ClassDevice, DeviceAttrs, Dir, KObject,
     KObjectAttrs, Node, ShowBuffer, StoreContext,
@@ -321,16 +321,7 @@ impl AttributeOps<PathData> for Rdma {
 
     fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
         reset_store(input)?;
-        let s = &d.path.stats;
-        for c in [
-            &s.read_cnt,
-            &s.read_bytes,
-            &s.write_cnt,
-            &s.write_bytes,
-            &s.failover_cnt,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
+        d.path.stats.reset_rdma();
         Ok(())
     }
 }
@@ -351,48 +342,29 @@ impl AttributeOps<PathData> for Reconnects {
 
     fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
         reset_store(input)?;
-        d.path.stats.reconnect_ok.store(0, Ordering::Relaxed);
-        d.path.stats.reconnect_fail.store(0, Ordering::Relaxed);
+        d.path.stats.reset_reconnects();
         Ok(())
     }
 }
 
-/// `cpu_migration_from` and `cpu_migration_to`: one `"%d "` per CPU, then
-/// a newline (`rtrs_clt_stats_migration_{from,to}_cnt_to_str()`).
-fn show_cpu_migration(
-    d: &PathData,
-    out: &mut ShowBuffer,
-    pick: fn(&CpuMigration) -> &AtomicI32,
-) -> Result {
-    for c in d.path.stats.cpu_migr.iter() {
-        out.write_fmt(kernel::fmt!("{} ", pick(c).load(Ordering::Relaxed)))?;
-    }
-    out.push(b"\n")
-}
-
-struct CpuMigrationFrom;
-impl AttributeOps<PathData> for CpuMigrationFrom {
-    const NAME: &'static CStr = c_str!("cpu_migration_from");
+/// `cpu_migration_from` (`TO = false`) and `cpu_migration_to`: one `"%d "`
+/// per CPU, then a newline (`rtrs_clt_stats_migration_*_cnt_to_str()`);
+/// `1` resets both (`rtrs_clt_reset_cpu_migr_stats()`).
+struct CpuMigrationAttr<const TO: bool>;
+impl<const TO: bool> AttributeOps<PathData> for CpuMigrationAttr<TO> {
+    const NAME: &'static CStr = if TO {
+        c_str!("cpu_migration_to")
+    } else {
+        c_str!("cpu_migration_from")
+    };
     const MODE: u16 = 0o644;
 
     fn show(d: &PathData, out: &mut ShowBuffer) -> Result {
-        show_cpu_migration(d, out, |c| &c.from)
-    }
-
-    fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
-        reset_store(input)?;
-        d.path.stats.reset_cpu_migration();
-        Ok(())
-    }
-}
-
-struct CpuMigrationTo;
-impl AttributeOps<PathData> for CpuMigrationTo {
-    const NAME: &'static CStr = c_str!("cpu_migration_to");
-    const MODE: u16 = 0o644;
-
-    fn show(d: &PathData, out: &mut ShowBuffer) -> Result {
-        show_cpu_migration(d, out, |c| &c.to)
+        for c in d.path.stats.cpu_migr.iter() {
+            let count = if TO { &c.to } else { &c.from };
+            out.write_fmt(kernel::fmt!("{} ", count.load(Ordering::Relaxed)))?;
+        }
+        out.push(b"\n")
     }
 
     fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
@@ -413,19 +385,11 @@ impl AttributeOps<PathData> for ResetAll {
 
     fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {
         reset_store(input)?;
+        // `rtrs_clt_reset_all_stats()`.
         let s = &d.path.stats;
-        for c in [
-            &s.read_cnt,
-            &s.read_bytes,
-            &s.write_cnt,
-            &s.write_bytes,
-            &s.failover_cnt,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
+        s.reset_rdma();
         s.reset_cpu_migration();
-        s.reconnect_ok.store(0, Ordering::Relaxed);
-        s.reconnect_fail.store(0, Ordering::Relaxed);
+        s.reset_reconnects();
         s.inflight.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -455,8 +419,10 @@ static PATH_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 9] = [
 static RDMA: Attribute<KObjectAttrs<PathData>, Rdma> = Attribute::new();
 static RECONNECTS: Attribute<KObjectAttrs<PathData>, Reconnects> = Attribute::new();
 static RESET_ALL: Attribute<KObjectAttrs<PathData>, ResetAll> = Attribute::new();
-static CPU_MIGRATION_FROM: Attribute<KObjectAttrs<PathData>, CpuMigrationFrom> = Attribute::new();
-static CPU_MIGRATION_TO: Attribute<KObjectAttrs<PathData>, CpuMigrationTo> = Attribute::new();
+static CPU_MIGRATION_FROM: Attribute<KObjectAttrs<PathData>, CpuMigrationAttr<false>> =
+    Attribute::new();
+static CPU_MIGRATION_TO: Attribute<KObjectAttrs<PathData>, CpuMigrationAttr<true>> =
+    Attribute::new();
 static STATS_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 5] = [
     CPU_MIGRATION_FROM.as_ref(),
     CPU_MIGRATION_TO.as_ref(),
