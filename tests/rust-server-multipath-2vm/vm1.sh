@@ -35,6 +35,26 @@ wait_until 90 test -e "$p1/stats/rdma"
 log "path 1 is back: $(cat "$p1/stats/rdma")"
 signal path-back
 
+# Under a second fio: remove the server's RDMA device of path 1. The
+# server gets DEVICE_REMOVAL on that path's connections and must close
+# the path and free everything on the device before the removal can
+# finish (a leak or use after free shows in the console); path 0 keeps
+# the session.
+wait_for fio2-running 120
+sleep 2
+t=$(now)
+rxe_down 1
+log "rdma link delete rxe1 returned after $(elapsed "$t") s"
+wait_until 20 test ! -e "$p1"
+expect_eq "$(ls "$s/paths")" "ip:$RNBD_VM2_IP0@ip:$RNBD_VM1_IP0" "paths after the device removal"
+signal device-removed
+wait_for fio2-done 300
+rxe_up 1
+signal device-back
+wait_until 120 test -e "$p1/stats/rdma"
+log "path 1 is back after the device removal: $(cat "$p1/stats/rdma")"
+expect_file "$p1/hca_name" rxe1
+
 wait_for client-done 300
 read -r r0 rb0 w0 wb0 < "$s/paths/ip:$RNBD_VM2_IP0@ip:$RNBD_VM1_IP0/stats/rdma"
 log "path 0 stats: $r0 reads, $w0 writes"
@@ -48,5 +68,6 @@ else
     unload_module rnbd_server
 fi
 summary "server ($impl): one session with two paths; path 1 disconnected from sysfs under fio and reconnected by the client into the same session"
+summary "server ($impl): rdma link delete rxe1 under fio closed path 1 (the removal finished, path 0 kept the session); after rdma link add the client reconnected path 1"
 rxe_down 0
 rxe_down 1
