@@ -1,5 +1,6 @@
-# VM 2 of the client IO acceptance scenarios: the client under test
-# ($CLIENT_IMPL, default rust) maps VM 1's 512 MiB brd and null_blk (write-
+# VM 2 of the client IO acceptance scenarios (c-client-vs-rust-server-2vm,
+# rust-client-vs-c-server-2vm, rust-client-vs-rust-server-2vm): the client
+# under test ($CLIENT_IMPL, default rust) maps VM 1's 512 MiB brd and null_blk (write-
 # back cache + FUA) in one session and moves verified data: fio with
 # fsyncs (flushes on the wire to nullb0) and trims, then ext4 across an
 # unmap and a re-map. Checks the client's sysfs
@@ -144,6 +145,9 @@ expect_eq "$(fio_json flush read.io_bytes)" $((32 << 20)) "fio flush: bytes veri
 ((fsyncs >= 255)) || fail "fio flush: $fsyncs fsyncs for 2048 writes"
 fio_s=$(elapsed "$fio_start")
 echo "$fsyncs" > "$out/fio-fsyncs"
+# What fio moved over the path, for the server's stats/rdma check.
+echo $((mw + $(fio_json trimwrite write.io_bytes) + $(fio_json flush write.io_bytes))) > "$out/fio-write-bytes"
+echo $((mr + $(fio_json trimwrite read.io_bytes) + $(fio_json zeroes read.io_bytes) + $(fio_json flush read.io_bytes))) > "$out/fio-read-bytes"
 read -r rc rb wc wb _ _ < "$p/stats/rdma"
 ((wb >= mw && rc > 0)) || fail "$p/stats/rdma after fio: '$rc $rb $wc $wb', fio wrote $mw bytes"
 signal client-fio-done
