@@ -24,11 +24,15 @@ signal() {
     touch "$RNBD_FLAGS/$1"
 }
 
+# The waits below scale with RNBD_TIMEOUT_SCALE (vmrun sets 4 for the
+# debug kernel, whose KASAN and lockdep make the guests that much slower),
+# as the scenario timeouts do.
+
 # wait_for NAME [SECONDS]: block until another VM signals NAME. Gives up on
 # timeout, or as soon as the harness raises the abort flag because some VM
 # failed.
 wait_for() {
-    local name=$1 limit=${2:-300} waited=0
+    local name=$1 limit=$((${2:-300} * ${RNBD_TIMEOUT_SCALE:-1})) waited=0
     log "waiting for $name"
     while [[ ! -e $RNBD_FLAGS/$name ]]; do
         [[ -e $RNBD_SHARED/abort ]] && fail "aborted while waiting for $name"
@@ -39,7 +43,7 @@ wait_for() {
 
 # wait_until SECONDS CMD...: poll until CMD succeeds.
 wait_until() {
-    local limit=$1 waited=0
+    local limit=$(($1 * ${RNBD_TIMEOUT_SCALE:-1})) waited=0
     shift
     until "$@"; do
         ((waited++ < limit * 10)) || fail "timed out after ${limit}s waiting for: $*"
