@@ -12,13 +12,13 @@
 //! buffers back.
 
 use core::ptr;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use kernel::alloc::{flags, Flags, KBox, KVec};
 use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::sync::Arc;
 
-use core::pin::Pin;
 
 use kernel::init::InPlaceInit;
 use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
@@ -26,7 +26,7 @@ use kernel::{pin_init, prelude::pin_data};
 
 use super::bdev::Bdev;
 use super::{from_blk_status, IoFlags, Op, SECTOR_SIZE};
-use crate::kernel_ext::context::in_task;
+use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 
 /// Memory a bio reads from or writes into: one physically contiguous
@@ -421,24 +421,36 @@ impl<B: IoBuffer> Io<B> {
 
 impl<B: IoBuffer> Io<B> {
     /// As [`submit`](Self::submit), but `done` always runs in process
-    /// context (a task), so it may sleep: when the device completes in a
-    /// hard or soft interrupt, the call is deferred to a work item on the
-    /// system workqueue, allocated here beforehand (so the deferral
-    /// itself cannot fail). Completions already in a task (synchronous
-    /// devices such as brd, or the EINVAL/ENOMEM cases) call `done`
-    /// directly.
+    /// context with no lock of the block layer held, so it may sleep:
+    /// - if the device completes while `submit_bio` still runs (brd
+    ///   completes inside it; so may a driver that completes a flush
+    ///   sequence under its own spinlock), the call waits until
+    ///   `submit_bio` has returned and then runs here, in the caller;
+    /// - otherwise (a later completion, in any context: hard or soft
+    ///   interrupt, or a kworker holding the queue's flush lock with
+    ///   interrupts off) it runs from a work item on the system
+    ///   workqueue, allocated here beforehand so that the deferral itself
+    ///   cannot fail.
+    ///
+    /// The end-io never calls `done` itself: a task context there does not
+    /// mean it may sleep (the debug kernel caught `flush_end_io` calling
+    /// it from `blk_mq_requeue_work` with `mq_flush_lock` held).
+    ///
+    /// The caller must be able to sleep (process context, no spinlock).
+    /// The EINVAL/ENOMEM cases call `done` inside this call, too.
     pub fn submit_in_task<F>(mut self, done: F)
     where
         F: FnOnce(KVec<B>, Result) + Send + 'static,
     {
-        let deferred = KBox::pin_init(
+        let deferred = Arc::pin_init(
             pin_init!(Deferred::<B, F> {
                 work <- new_work!("kernel_ext::bio::Deferred"),
-                call: None,
+                call <- new_spinlock_irq!(None, "kernel_ext::bio::Deferred::call"),
+                stage: AtomicU8::new(SUBMITTING),
             }),
             self.gfp,
         );
-        let mut deferred = match deferred {
+        let deferred = match deferred {
             Ok(deferred) => deferred,
             Err(_) => {
                 let buffers = core::mem::take(&mut self.buffers);
@@ -447,35 +459,55 @@ impl<B: IoBuffer> Io<B> {
                 return;
             }
         };
+        let at_end = deferred.clone();
         self.submit(move |buffers, status| {
-            if in_task() {
-                done(buffers, status);
+            *at_end.call.lock() = Some((buffers, status, done));
+            // Still inside `submit_bio`: the submitter runs it once that
+            // has returned.
+            if at_end
+                .stage
+                .compare_exchange(SUBMITTING, ENDED_EARLY, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
                 return;
             }
-            deferred.as_mut().set_call(buffers, status, done);
-            workqueue::system().enqueue(deferred);
+            let _ = workqueue::system().enqueue(at_end);
         });
+        // Back in our own context, outside the block layer.
+        if deferred
+            .stage
+            .compare_exchange(SUBMITTING, SUBMITTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            deferred.run_call();
+        }
     }
 }
 
-/// A completion of [`Io::submit_in_task`] waiting for a worker.
+/// [`Deferred::stage`]: `submit_bio` is running.
+const SUBMITTING: u8 = 0;
+/// `submit_bio` has returned before the end-io: a work item runs `done`.
+const SUBMITTED: u8 = 1;
+/// The end-io ran before `submit_bio` returned: the submitter runs `done`.
+const ENDED_EARLY: u8 = 2;
+
+/// A completion of [`Io::submit_in_task`] waiting for its task.
 #[pin_data]
 struct Deferred<B, F> {
     #[pin]
     work: Work<Deferred<B, F>>,
-    call: Option<(KVec<B>, Result, F)>,
+    /// `done` and its arguments, stored by the end-io.
+    #[pin]
+    call: SpinLockIrq<Option<(KVec<B>, Result, F)>>,
+    stage: AtomicU8,
 }
 
-impl<B, F> Deferred<B, F> {
-    fn set_call(self: Pin<&mut Self>, buffers: KVec<B>, status: Result, done: F) {
-        // SAFETY: `call` is not structurally pinned; only `work` is, and
-        // it is not moved.
-        unsafe { self.get_unchecked_mut().call = Some((buffers, status, done)) };
-    }
-
-    fn take_call(self: Pin<&mut Self>) -> Option<(KVec<B>, Result, F)> {
-        // SAFETY: As in `set_call`.
-        unsafe { self.get_unchecked_mut().call.take() }
+impl<B, F: FnOnce(KVec<B>, Result)> Deferred<B, F> {
+    fn run_call(&self) {
+        let call = self.call.lock().take();
+        if let Some((buffers, status, done)) = call {
+            done(buffers, status);
+        }
     }
 }
 
@@ -484,12 +516,10 @@ impl_has_work! {
 }
 
 impl<B: IoBuffer, F: FnOnce(KVec<B>, Result) + Send + 'static> WorkItem for Deferred<B, F> {
-    type Pointer = Pin<KBox<Self>>;
+    type Pointer = Arc<Self>;
 
-    fn run(mut this: Pin<KBox<Self>>) {
-        if let Some((buffers, status, done)) = this.as_mut().take_call() {
-            done(buffers, status);
-        }
+    fn run(this: Arc<Self>) {
+        this.run_call();
     }
 }
 
