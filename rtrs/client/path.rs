@@ -430,7 +430,9 @@ impl CltPath {
             })?;
         self.inner.lock().ids.push(id, GFP_KERNEL)?;
         // Wait for the CM (`create_cm()`'s wait_event).
-        let mut waited = 0u32;
+        // Wall-clock deadline: msleep(2) sleeps 2-3 jiffies, so counting
+        // the sleeps made a 30 s timeout last about 47 s.
+        let deadline = context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000;
         loop {
             let err = attempt.cm_err[usize::from(cid)].load(Ordering::Acquire);
             if err == 1 {
@@ -442,11 +444,10 @@ impl CltPath {
             if self.state() != State::Connecting {
                 return Err(ECONNABORTED());
             }
-            if waited >= CONNECT_TIMEOUT_MS {
+            if context::ktime_ns() >= deadline {
                 return Err(ETIMEDOUT());
             }
             msleep(2);
-            waited += 2;
         }
     }
 
@@ -481,7 +482,9 @@ impl CltPath {
         let send = Wr::new(InfoSend { buf }, GFP_KERNEL)?;
         qp.post_send(send, |s, chain| chain.send(&[Src::buffer(&s.buf)]))
             .map_err(|e| e.error)?;
-        let mut waited = 0u32;
+        // Wall-clock deadline: msleep(2) sleeps 2-3 jiffies, so counting
+        // the sleeps made a 30 s timeout last about 47 s.
+        let deadline = context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000;
         loop {
             let done = result.done.load(Ordering::Acquire);
             if done > 0 {
@@ -490,11 +493,10 @@ impl CltPath {
             if done < 0 || self.state() != State::Connecting {
                 return Err(ECONNRESET());
             }
-            if waited >= CONNECT_TIMEOUT_MS {
+            if context::ktime_ns() >= deadline {
                 return Err(ETIMEDOUT());
             }
             msleep(2);
-            waited += 2;
         }
         let bytes = result.bytes.lock().take().ok_or(ECONNRESET())?;
         let (_rsp, descs) = InfoRsp::decode_with_descs(&bytes).map_err(|_| ECONNRESET())?;
