@@ -18,8 +18,8 @@ n=0
 while read -r case rust c; do
     [[ -z $case || $case == \#* ]] && continue
     want=$([[ $col == 3 ]] && echo "$c" || echo "$rust")
-    [[ $want == skip ]] && continue
     [[ -n $only && ",$only," != *",$case,"* ]] && continue
+    [[ $want == skip && -z $only ]] && continue
     n=$((n + 1))
     "$peer" --port 1234 serve-malformed "$case" --listen "$RNBD_VM1_IP" > "/tmp/serve.$n" 2>&1 &
     pid=$!
