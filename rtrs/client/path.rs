@@ -968,16 +968,6 @@ impl Attempt {
         }
         if cid == 0 {
             let qd = rsp.queue_depth.get();
-            let path = &self.path;
-            {
-                let mut inner = path.inner.lock();
-                if inner.queue_depth != 0 && inner.queue_depth != qd {
-                    pr_err!("rtrs client: queue depth changed on reconnect\n");
-                    path.reconnect_attempts.store(u32::MAX, Ordering::Relaxed);
-                    return Err(ECONNRESET());
-                }
-                inner.queue_depth = qd;
-            }
             // Checked here, before anything is sized by them (upstream
             // allocates qd slots of max_hdr_size bytes first and checks
             // only the IMM bits, at INFO_RSP): max_io_size and
@@ -1004,6 +994,17 @@ impl Attempt {
                     chunk_size
                 );
                 return Err(ECONNRESET());
+            }
+            // Only a valid depth is remembered (a reconnect must match it).
+            let path = &self.path;
+            {
+                let mut inner = path.inner.lock();
+                if inner.queue_depth != 0 && inner.queue_depth != qd {
+                    pr_err!("rtrs client: queue depth changed on reconnect\n");
+                    path.reconnect_attempts.store(u32::MAX, Ordering::Relaxed);
+                    return Err(ECONNRESET());
+                }
+                inner.queue_depth = qd;
             }
             self.setup.lock().params = Some(PathParams {
                 queue_depth: qd,
