@@ -32,9 +32,13 @@ use crate::kernel_ext::sync::new_spinlock_bh;
 use crate::kernel_ext::workqueue::new_delayed_work;
 use crate::kernel_ext::workqueue::{DelayedWork, DelayedWorkItem};
 use crate::wire::{
-    mem_bits, ConnReq, ConnRsp, Imm, InfoReq, InfoRsp, Uuid, RTRS_HB_INTERVAL_MS,
-    RTRS_HB_MISSED_MAX, SERVICE_CON_QUEUE_DEPTH,
+    ceil_log2, mem_bits, ConnReq, ConnRsp, Imm, InfoReq, InfoRsp, Uuid, MAX_IMM_PAYL_BITS,
+    RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX, SERVICE_CON_QUEUE_DEPTH,
 };
+
+/// The largest `max_hdr_size` accepted in a conn_rsp: the server's
+/// `PAGE_SIZE` (`MAX_HDR_SIZE`), at most 64 KiB on any architecture.
+const MAX_HDR_SIZE_LIMIT: u32 = 64 * 1024;
 
 /// `enum rtrs_clt_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,7 +430,9 @@ impl CltPath {
             })?;
         self.inner.lock().ids.push(id, GFP_KERNEL)?;
         // Wait for the CM (`create_cm()`'s wait_event).
-        let mut waited = 0u32;
+        // Wall-clock deadline: msleep(2) sleeps 2-3 jiffies, so counting
+        // the sleeps made a 30 s timeout last about 47 s.
+        let deadline = context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000;
         loop {
             let err = attempt.cm_err[usize::from(cid)].load(Ordering::Acquire);
             if err == 1 {
@@ -438,11 +444,10 @@ impl CltPath {
             if self.state() != State::Connecting {
                 return Err(ECONNABORTED());
             }
-            if waited >= CONNECT_TIMEOUT_MS {
+            if context::ktime_ns() >= deadline {
                 return Err(ETIMEDOUT());
             }
             msleep(2);
-            waited += 2;
         }
     }
 
@@ -477,7 +482,9 @@ impl CltPath {
         let send = Wr::new(InfoSend { buf }, GFP_KERNEL)?;
         qp.post_send(send, |s, chain| chain.send(&[Src::buffer(&s.buf)]))
             .map_err(|e| e.error)?;
-        let mut waited = 0u32;
+        // Wall-clock deadline: msleep(2) sleeps 2-3 jiffies, so counting
+        // the sleeps made a 30 s timeout last about 47 s.
+        let deadline = context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000;
         loop {
             let done = result.done.load(Ordering::Acquire);
             if done > 0 {
@@ -486,11 +493,10 @@ impl CltPath {
             if done < 0 || self.state() != State::Connecting {
                 return Err(ECONNRESET());
             }
-            if waited >= CONNECT_TIMEOUT_MS {
+            if context::ktime_ns() >= deadline {
                 return Err(ETIMEDOUT());
             }
             msleep(2);
-            waited += 2;
         }
         let bytes = result.bytes.lock().take().ok_or(ECONNRESET())?;
         let (_rsp, descs) = InfoRsp::decode_with_descs(&bytes).map_err(|_| ECONNRESET())?;
@@ -962,6 +968,34 @@ impl Attempt {
         }
         if cid == 0 {
             let qd = rsp.queue_depth.get();
+            // Checked here, before anything is sized by them (upstream
+            // allocates qd slots of max_hdr_size bytes first and checks
+            // only the IMM bits, at INFO_RSP): max_io_size and
+            // max_hdr_size non-zero, a header of at most 64 KiB (the
+            // server's PAGE_SIZE), and qd chunks addressable by the IMM.
+            let (io, hdr) = (rsp.max_io_size.get(), rsp.max_hdr_size.get());
+            if io == 0 || hdr == 0 || hdr > MAX_HDR_SIZE_LIMIT {
+                pr_err!(
+                    "rtrs client: invalid conn_rsp: max_io_size {}, max_hdr_size {}\n",
+                    io,
+                    hdr
+                );
+                return Err(ECONNRESET());
+            }
+            let chunk_size = rsp.chunk_size().ok_or(ECONNRESET())?;
+            let mem_bits = mem_bits(u32::from(qd)).map_err(|_| {
+                pr_err!("rtrs client: invalid conn_rsp: queue_depth {}\n", qd);
+                ECONNRESET()
+            })?;
+            if ceil_log2(u32::from(qd)) + ceil_log2(chunk_size) > MAX_IMM_PAYL_BITS {
+                pr_err!(
+                    "rtrs client: invalid conn_rsp: {} chunks of {} bytes exceed the IMM\n",
+                    qd,
+                    chunk_size
+                );
+                return Err(ECONNRESET());
+            }
+            // Only a valid depth is remembered (a reconnect must match it).
             let path = &self.path;
             {
                 let mut inner = path.inner.lock();
@@ -972,8 +1006,6 @@ impl Attempt {
                 }
                 inner.queue_depth = qd;
             }
-            let chunk_size = rsp.chunk_size().ok_or(ECONNRESET())?;
-            let mem_bits = mem_bits(u32::from(qd)).map_err(|_| ECONNRESET())?;
             self.setup.lock().params = Some(PathParams {
                 queue_depth: qd,
                 max_io_size: rsp.max_io_size.get(),

@@ -144,10 +144,59 @@ int shim_disconnect(struct rdma_cm_id *id)
 	return rdma_disconnect(id) ? neg_errno() : 0;
 }
 
+/* ---- rdma_cm, passive side (rnbd-peer serve-malformed) ---- */
+
+/* Binds id to host:port ("" or NULL: any IPv4 address) and listens. */
+int shim_listen(struct rdma_cm_id *id, const char *host, uint16_t port, int backlog)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+	char portstr[8];
+	int ret;
+
+	if (!host || !*host) {
+		ret = rdma_bind_addr(id, (struct sockaddr *)&any) ? neg_errno() : 0;
+	} else {
+		snprintf(portstr, sizeof(portstr), "%u", port);
+		if (getaddrinfo(host, portstr, &hints, &res))
+			return -EADDRNOTAVAIL;
+		ret = rdma_bind_addr(id, res->ai_addr) ? neg_errno() : 0;
+		freeaddrinfo(res);
+	}
+	if (ret)
+		return ret;
+	return rdma_listen(id, backlog) ? neg_errno() : 0;
+}
+
+/* Accepts a connection request with private data (as rtrs_rdma_do_accept():
+ * rnr_retry_count 7, no RDMA read resources). */
+int shim_accept(struct rdma_cm_id *id, const void *pdata, uint8_t pdata_len)
+{
+	struct rdma_conn_param p = {
+		.private_data = pdata_len ? pdata : NULL,
+		.private_data_len = pdata_len,
+		.rnr_retry_count = 7,
+	};
+
+	return rdma_accept(id, &p) ? neg_errno() : 0;
+}
+
+/* Rejects a connection request, with private data or none (len 0). */
+int shim_reject(struct rdma_cm_id *id, const void *pdata, uint8_t pdata_len)
+{
+	return rdma_reject(id, pdata_len ? pdata : NULL, pdata_len) ? neg_errno() : 0;
+}
+
+void shim_set_context(struct rdma_cm_id *id, uintptr_t ctx)
+{
+	id->context = (void *)ctx;
+}
+
 struct shim_cm_event {
 	int event;
 	int status;
 	uintptr_t ctx; /* the id's context: our connection index */
+	struct rdma_cm_id *new_id; /* CONNECT_REQUEST: the new connection's id */
 	uint32_t pdata_len;
 	uint8_t pdata[256];
 };
@@ -163,8 +212,10 @@ int shim_get_cm_event(struct rdma_event_channel *ch, struct shim_cm_event *ev)
 	ev->event = e->event;
 	ev->status = e->status;
 	ev->ctx = (uintptr_t)e->id->context;
+	ev->new_id = e->event == RDMA_CM_EVENT_CONNECT_REQUEST ? e->id : NULL;
 	if (e->event == RDMA_CM_EVENT_ESTABLISHED || e->event == RDMA_CM_EVENT_REJECTED ||
-	    e->event == RDMA_CM_EVENT_CONNECT_RESPONSE) {
+	    e->event == RDMA_CM_EVENT_CONNECT_RESPONSE ||
+	    e->event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 		len = e->param.conn.private_data_len;
 		if (len > sizeof(ev->pdata))
 			len = sizeof(ev->pdata);

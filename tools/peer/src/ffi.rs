@@ -41,6 +41,7 @@ pub struct CmEventRaw {
     event: c_int,
     status: c_int,
     ctx: usize,
+    new_id: *mut RawId,
     pdata_len: u32,
     pdata: [u8; 256],
 }
@@ -94,6 +95,10 @@ extern "C" {
         qp_num: *mut u32,
     ) -> *mut RawQp;
     fn shim_destroy_qp(id: *mut RawId);
+    fn shim_listen(id: *mut RawId, host: *const c_char, port: u16, backlog: c_int) -> c_int;
+    fn shim_accept(id: *mut RawId, pdata: *const c_void, len: u8) -> c_int;
+    fn shim_reject(id: *mut RawId, pdata: *const c_void, len: u8) -> c_int;
+    fn shim_set_context(id: *mut RawId, ctx: usize);
     fn shim_connect(id: *mut RawId, pdata: *const c_void, len: u8) -> c_int;
     fn shim_disconnect(id: *mut RawId) -> c_int;
     fn shim_get_cm_event(ch: *mut RawChannel, ev: *mut CmEventRaw) -> c_int;
@@ -198,6 +203,7 @@ pub mod cm {
     pub const ADDR_ERROR: i32 = 1;
     pub const ROUTE_RESOLVED: i32 = 2;
     pub const ROUTE_ERROR: i32 = 3;
+    pub const CONNECT_REQUEST: i32 = 4;
     pub const CONNECT_ERROR: i32 = 5;
     pub const UNREACHABLE: i32 = 6;
     pub const REJECTED: i32 = 8;
@@ -228,10 +234,18 @@ impl EventChannel {
     /// The next event, or `None` if none is pending (the fd is
     /// non-blocking).
     pub fn get(&self) -> Result<Option<CmEvent>, i32> {
+        // A client never gets CONNECT_REQUEST: no new id to keep.
+        Ok(self.get_with_id()?.map(|(ev, _)| ev))
+    }
+
+    /// The next event and, for CONNECT_REQUEST, the new connection's id
+    /// (owned: destroyed when dropped).
+    pub fn get_with_id(&self) -> Result<Option<(CmEvent, Option<CmId>)>, i32> {
         let mut raw = CmEventRaw {
             event: 0,
             status: 0,
             ctx: 0,
+            new_id: std::ptr::null_mut(),
             pdata_len: 0,
             pdata: [0; 256],
         };
@@ -242,12 +256,22 @@ impl EventChannel {
         }
         check(ret)?;
         let len = (raw.pdata_len as usize).min(raw.pdata.len());
-        Ok(Some(CmEvent {
-            event: raw.event,
-            status: raw.status,
-            ctx: raw.ctx,
-            private_data: raw.pdata.get(..len).unwrap_or_default().to_vec(),
-        }))
+        // The CONNECT_REQUEST id was created by librdmacm for us and is
+        // ours to destroy (rdma_destroy_id), once.
+        let new_id = NonNull::new(raw.new_id).map(|id| CmId {
+            id,
+            qp: None,
+            qp_num: 0,
+        });
+        Ok(Some((
+            CmEvent {
+                event: raw.event,
+                status: raw.status,
+                ctx: raw.ctx,
+                private_data: raw.pdata.get(..len).unwrap_or_default().to_vec(),
+            },
+            new_id,
+        )))
     }
 }
 
@@ -320,6 +344,33 @@ impl CmId {
         let len = u8::try_from(private_data.len()).map_err(|_| 22)?;
         // SAFETY: id is live; private_data is copied by librdmacm.
         check(unsafe { shim_connect(self.id.as_ptr(), private_data.as_ptr().cast(), len) })
+    }
+
+    /// Binds to `host` (empty: any IPv4 address) and `port`, and listens.
+    pub fn listen(&self, host: &str, port: u16, backlog: i32) -> Result<(), i32> {
+        let host = CString::new(host).map_err(|_| 22)?;
+        // SAFETY: id is live, host a NUL-terminated string.
+        check(unsafe { shim_listen(self.id.as_ptr(), host.as_ptr(), port, backlog) })
+    }
+
+    /// Accepts a connection request (an id from CONNECT_REQUEST).
+    pub fn accept(&self, private_data: &[u8]) -> Result<(), i32> {
+        let len = u8::try_from(private_data.len()).map_err(|_| 22)?;
+        // SAFETY: id is live; private_data is copied by librdmacm.
+        check(unsafe { shim_accept(self.id.as_ptr(), private_data.as_ptr().cast(), len) })
+    }
+
+    /// Rejects a connection request; empty `private_data`: none.
+    pub fn reject(&self, private_data: &[u8]) -> Result<(), i32> {
+        let len = u8::try_from(private_data.len()).map_err(|_| 22)?;
+        // SAFETY: id is live; private_data is copied by librdmacm.
+        check(unsafe { shim_reject(self.id.as_ptr(), private_data.as_ptr().cast(), len) })
+    }
+
+    /// Sets the context later events of this id carry (`CmEvent::ctx`).
+    pub fn set_context(&self, ctx: usize) {
+        // SAFETY: id is live; the context is an integer, never dereferenced.
+        unsafe { shim_set_context(self.id.as_ptr(), ctx) }
     }
 
     pub fn disconnect(&self) -> Result<(), i32> {

@@ -12,6 +12,7 @@ mod malformed;
 mod pattern;
 mod rnbd;
 mod rtrs;
+mod server;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -108,6 +109,21 @@ enum Cmd {
         length: u64,
         #[arg(long, default_value_t = 1)]
         pattern_seed: u64,
+    },
+    /// Be a malformed RTRS server: listen and answer every client's
+    /// connections and INFO_REQ wrongly in one way (see --list), until killed.
+    ServeMalformed {
+        /// The case (see --list).
+        case: Option<String>,
+        /// List the cases.
+        #[arg(long)]
+        list: bool,
+        /// Address to listen on (default: any IPv4 address; --port is the port).
+        #[arg(long, default_value = "")]
+        listen: String,
+        /// Stop after this many seconds (default: run until killed).
+        #[arg(long)]
+        duration: Option<f64>,
     },
     /// Send one malformed message (fresh session) and print what the server did.
     Malformed {
@@ -367,6 +383,28 @@ fn run(cli: &Cli) -> Result<()> {
             do_write(&mut s, &dev, a, 0)?;
             do_read(&mut s, &dev, a, Some(a.pattern_seed), 1)?;
             close_disconnect(s, &dev)
+        }
+        Cmd::ServeMalformed {
+            case,
+            list,
+            listen,
+            duration,
+        } => {
+            if *list {
+                for (name, what) in server::CASES {
+                    println!("{name:24} {what}");
+                }
+                return Ok(());
+            }
+            let name = case
+                .as_deref()
+                .ok_or_else(|| Error::new(Kind::Usage, "serve-malformed: give a case or --list"))?;
+            server::serve(
+                name,
+                listen,
+                cli.port,
+                duration.map(Duration::from_secs_f64),
+            )
         }
         Cmd::Malformed { case, list } => {
             if *list {
