@@ -19,15 +19,14 @@ use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::sync::Arc;
 
-
 use kernel::init::InPlaceInit;
 use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
 use kernel::{pin_init, prelude::pin_data};
 
 use super::bdev::Bdev;
 use super::{from_blk_status, IoFlags, Op, SECTOR_SIZE};
-use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
+use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};
 
 /// Memory a bio reads from or writes into: one physically contiguous
 /// range of the kernel's direct map (kmalloc memory), whose address does
