@@ -57,5 +57,8 @@ impl Drop for RnbdClient {
         if let Some(client) = self.client.take() {
             client.shutdown();
         }
+        // Last: no work item of ours may still run our code once the
+        // module's text is freed (see `flush_system`).
+        kernel_ext::workqueue::flush_system();
     }
 }

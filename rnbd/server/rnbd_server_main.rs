@@ -82,5 +82,9 @@ impl kernel::Module for RnbdServer {
 impl Drop for RnbdServer {
     fn drop(&mut self) {
         drop(self.rtrs.take());
+        // Last: a work item (path close, a deferred bio completion) may
+        // have dropped the last session, and with it the module reference
+        // that let this exit run, while it still executes our code.
+        kernel_ext::workqueue::flush_system();
     }
 }

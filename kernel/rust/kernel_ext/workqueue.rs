@@ -484,3 +484,20 @@ impl<T: DelayedWorkItem<ID>, const ID: u64> DelayedWork<T, ID> {
         busy & bindings::wq_misc_consts_WORK_BUSY_RUNNING != 0
     }
 }
+
+/// Waits until every work item queued on the system workqueue before this
+/// call has finished, including one running now (`__flush_workqueue` of
+/// `system_wq`).
+///
+/// For a module's exit, as its last step: a work item of the module that
+/// drops the module's last reference (a [`ModuleRef`] held by an object
+/// the work item frees) lets `rmmod` go ahead while the item still runs
+/// module code (its return, the rest of its drop glue). Flushing here
+/// keeps the module's text until such an item is done.
+///
+/// [`ModuleRef`]: crate::kernel_ext::module_ref::ModuleRef
+pub fn flush_system() {
+    // SAFETY: `system_wq` is created at boot and never destroyed; flushing
+    // it sleeps, which a module's exit may.
+    unsafe { bindings::__flush_workqueue(bindings::system_wq) }
+}
