@@ -430,9 +430,7 @@ impl CltPath {
             })?;
         self.inner.lock().ids.push(id, GFP_KERNEL)?;
         // Wait for the CM (`create_cm()`'s wait_event).
-        // Wall-clock deadline: msleep(2) sleeps 2-3 jiffies, so counting
-        // the sleeps made a 30 s timeout last about 47 s.
-        let deadline = context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000;
+        let deadline = connect_deadline();
         loop {
             let err = attempt.cm_err[usize::from(cid)].load(Ordering::Acquire);
             if err == 1 {
@@ -482,9 +480,7 @@ impl CltPath {
         let send = Wr::new(InfoSend { buf }, GFP_KERNEL)?;
         qp.post_send(send, |s, chain| chain.send(&[Src::buffer(&s.buf)]))
             .map_err(|e| e.error)?;
-        // Wall-clock deadline: msleep(2) sleeps 2-3 jiffies, so counting
-        // the sleeps made a 30 s timeout last about 47 s.
-        let deadline = context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000;
+        let deadline = connect_deadline();
         loop {
             let done = result.done.load(Ordering::Acquire);
             if done > 0 {
@@ -1082,4 +1078,12 @@ impl CmHandler for ConEvents {
             a.path.error_recovery();
         }
     }
+}
+
+/// When a connection step started now times out (`CONNECT_TIMEOUT_MS`),
+/// in `context::ktime_ns()` time. A wall-clock deadline: msleep(2) sleeps
+/// 2-3 jiffies, so counting the sleeps made a 30 s timeout last about
+/// 47 s.
+fn connect_deadline() -> i64 {
+    context::ktime_ns() + i64::from(CONNECT_TIMEOUT_MS) * 1_000_000
 }

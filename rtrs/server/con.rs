@@ -23,11 +23,15 @@ use crate::wire::{Imm, InfoReq, SERVICE_CON_QUEUE_DEPTH};
 use super::io;
 
 /// An accepted connection of a path.
+///
+/// Field order matters: the QP reference (and with the last one the CQ
+/// and a PD reference) drops before the id, because on device removal the
+/// device's resources must be gone before its last id is destroyed.
 pub(crate) struct SrvCon {
-    /// Owned only to be dropped: that disconnects and destroys the
-    /// connection (from the layer's workqueue when inside a CM event).
-    pub(crate) _id: CmId<ConEvents>,
     pub(crate) qp: Arc<QueuePair>,
+    /// Dropping it disconnects and destroys the connection (from the
+    /// layer's workqueue when inside a CM event).
+    pub(crate) id: CmId<ConEvents>,
 }
 
 /// The CM event handler of a connection.
@@ -109,6 +113,8 @@ pub(crate) fn create_con(
     cid: u16,
     id: &CmIdRef<'_>,
 ) -> Result<Arc<QueuePair>> {
+    // ENOTCONN once the path closed (its PD went first).
+    let pd = path.pd()?;
     let device = id.device().ok_or(ENODEV)?;
     let caps = caps(cid, u32::from(path.queue_depth), device.max_qp_wr());
     let entries = (caps.max_send_wr + caps.max_recv_wr).min(device.max_cqe());
@@ -116,13 +122,13 @@ pub(crate) fn create_con(
     // Completions in process context, as upstream (`IB_POLL_WORKQUEUE`):
     // requests are processed there, and may submit bios.
     let cq = CompletionQueue::new_in_workqueue(device, entries, u32::from(cid) % vectors)?;
-    let qp = id.create_qp(&path.pd, &cq, &cq, caps)?;
+    let qp = id.create_qp(&pd, &cq, &cq, caps)?;
     if cid == 0 {
         let op = Wr::new(
             RecvOp {
                 path: path.clone(),
                 qp: None,
-                buf: Some(DmaBuffer::new(&path.pd, InfoReq::SIZE, GFP_KERNEL)?),
+                buf: Some(DmaBuffer::new(&pd, InfoReq::SIZE, GFP_KERNEL)?),
             },
             GFP_KERNEL,
         )?;

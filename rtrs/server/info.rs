@@ -130,7 +130,7 @@ fn send_info_rsp(path: &Arc<SrvPath>, qp: &QueuePair) -> Result {
         // No send-queue accounting yet: see Documentation/server.md.
         return Err(EINVAL);
     }
-    let mut rsp = DmaBuffer::new(&path.pd, InfoRsp::SIZE + qd * SgDesc::SIZE, GFP_KERNEL)?;
+    let mut rsp = DmaBuffer::new(&path.pd()?, InfoRsp::SIZE + qd * SgDesc::SIZE, GFP_KERNEL)?;
     let mut descs = KVec::with_capacity(qd, GFP_KERNEL)?;
     let mut taken: KVec<(usize, Chunk)> = KVec::with_capacity(qd, GFP_KERNEL)?;
     {

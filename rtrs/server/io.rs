@@ -62,10 +62,38 @@ fn wire_errno(errno: i32) -> i32 {
     }
 }
 
+/// A request's reference to its path, counted in `SrvPath::requests`
+/// until dropped: the path's close waits for the count to reach zero
+/// before it frees what requests use.
+struct CountedPath(Arc<SrvPath>);
+
+impl CountedPath {
+    fn new(path: &Arc<SrvPath>) -> Self {
+        path.requests.fetch_add(1, Ordering::AcqRel);
+        CountedPath(path.clone())
+    }
+}
+
+impl Drop for CountedPath {
+    fn drop(&mut self) {
+        self.0.requests.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl core::ops::Deref for CountedPath {
+    type Target = Arc<SrvPath>;
+
+    fn deref(&self) -> &Arc<SrvPath> {
+        &self.0
+    }
+}
+
 /// A request handed to the user (see `ops`). Owns its chunk until
 /// answered.
+///
+/// Field order matters: `path` is declared last so that it is dropped
+/// (and the request uncounted) only after the QP reference.
 pub(crate) struct SrvRequest {
-    path: Arc<SrvPath>,
     qp: Arc<QueuePair>,
     buf_id: u16,
     chunk: Option<Chunk>,
@@ -74,6 +102,7 @@ pub(crate) struct SrvRequest {
     usr_len: usize,
     need_inval: bool,
     desc: Option<SgDesc>,
+    path: CountedPath,
 }
 
 impl SrvRequest {
@@ -116,7 +145,7 @@ impl SrvRequest {
         let Some(mut chunk) = self.chunk.take() else {
             return;
         };
-        let path = self.path.clone();
+        let path: Arc<SrvPath> = (*self.path).clone();
         let errno = wire_errno(errno);
         let ai = ALWAYS_INVALIDATE.get();
         let write_data = match (errno, self.dir, self.desc) {
@@ -431,7 +460,7 @@ fn process(
             // Answered at once, without data; the client invalidates its
             // own MR (no W_INV).
             let req = SrvRequest {
-                path: path.clone(),
+                path: CountedPath::new(path),
                 qp: qp.clone(),
                 buf_id: imm.buf_id as u16,
                 chunk: Some(chunk),
@@ -456,7 +485,7 @@ fn process(
     count.fetch_add(1, Ordering::Relaxed);
     bytes.fetch_add(u64::from(imm.offset), Ordering::Relaxed);
     let req = SrvRequest {
-        path: path.clone(),
+        path: CountedPath::new(path),
         qp: qp.clone(),
         buf_id: imm.buf_id as u16,
         chunk: Some(chunk),

@@ -17,6 +17,7 @@ use super::ops::SrvSessionOps;
 use super::params::MAX_CHUNK_SIZE;
 use super::srv::{SessShared, SrvCtx};
 use super::sysfs::PathSysfs;
+use crate::kernel_ext::errno::ENOTCONN;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::cm::CmIdRef;
 use crate::kernel_ext::rdma::mr::FrMr;
@@ -98,7 +99,10 @@ pub(crate) struct SrvPath {
     pub(crate) addrs: PathAddrs,
     pub(crate) con_num: u16,
     pub(crate) queue_depth: u16,
-    pub(crate) pd: Arc<ProtectionDomain>,
+    /// The path's protection domain until `close` frees it (before the
+    /// ids: see there). Process context.
+    #[pin]
+    pd: Mutex<Option<Arc<ProtectionDomain>>>,
     /// State, connections and name. Process context only (CM events, the
     /// INFO work, module exit), taken after `SrvCtx::sessions`.
     #[pin]
@@ -138,6 +142,9 @@ pub(crate) struct SrvPath {
     pub(crate) closing: AtomicBool,
     /// Receives that carried nothing this server handles.
     pub(crate) unhandled: AtomicU32,
+    /// Requests handed to the user and not yet dropped: `close` waits for
+    /// them before it frees the chunks and the QPs they use.
+    pub(crate) requests: AtomicU32,
     pub(crate) stats: PathStats,
 }
 
@@ -180,7 +187,7 @@ impl SrvPath {
                 addrs,
                 con_num,
                 queue_depth,
-                pd,
+                pd <- new_mutex!(Some(pd)),
                 inner <- new_mutex!(PathInner {
                     sysfs: None,
                     state: PathState::Connecting,
@@ -196,6 +203,7 @@ impl SrvPath {
                 hb_missed: AtomicU32::new(0),
                 closing: AtomicBool::new(false),
                 unhandled: AtomicU32::new(0),
+                requests: AtomicU32::new(0),
                 stats: PathStats::default(),
             }),
             GFP_KERNEL,
@@ -260,6 +268,11 @@ impl SrvPath {
         }
     }
 
+    /// The protection domain; `ENOTCONN` once the path closed.
+    pub(crate) fn pd(&self) -> Result<Arc<ProtectionDomain>> {
+        self.pd.lock().clone().ok_or(ENOTCONN())
+    }
+
     /// The session's user, once the session is connected.
     pub(crate) fn user(&self) -> Option<Arc<dyn SrvSessionOps>> {
         self.sess.user()
@@ -289,10 +302,17 @@ impl SrvPath {
         inner.cons.first()?.as_ref().map(|c| c.qp.clone())
     }
 
-    /// Closes the path (`close_path()`): out of its session, every
-    /// connection disconnected and its id destroyed (draining its QP).
-    /// Process context, without the sessions lock; from any connection's
-    /// CM event (then that id's destruction is deferred by the layer).
+    /// Closes the path (`close_path()` and `rtrs_srv_close_work()`): out
+    /// of its session, every connection drained, the requests at the user
+    /// waited for, then the device resources freed and the ids destroyed
+    /// last. Process context, without the sessions lock, not in a
+    /// completion of the path; from any connection's CM event (then that
+    /// id's destruction is deferred by the layer).
+    ///
+    /// The order is upstream's close work's, and it matters on device
+    /// removal: rdma_cm lets the device go once its last id is destroyed,
+    /// and everything allocated on the device (MRs, CQs, QPs, the PD) must
+    /// be gone by then.
     pub(crate) fn close(self: &Arc<Self>) {
         let cons = {
             let mut sessions = self.ctx.sessions.lock();
@@ -313,20 +333,76 @@ impl SrvPath {
         self.info_work.disable_sync();
         self.hb_work.disable_sync();
         self.close_work.disable_sync();
-        // No `rdma_disconnect` of the other connections here: this runs
-        // inside one connection's CM event, where another id's state
-        // machine must not be driven (ib_cm refcount underflow on the
-        // debug kernel); destroying a connected id sends the DREQ itself,
-        // from the layer's workqueue.
+        // Posts refused from now on, every posted request flushed and its
+        // completion handled: chunks of posted replies and invalidations
+        // come back; no new request reaches the user. (No
+        // `rdma_disconnect` here: inside one connection's CM event,
+        // another id's state machine must not be driven (ib_cm refcount
+        // underflow on the debug kernel); destroying a connected id sends
+        // the DREQ itself, from the layer's workqueue.)
+        for con in cons.iter().flatten() {
+            con.id.close_qp();
+        }
+        self.wait_for_requests();
+        let freed = self.free_chunks();
         let n = cons.iter().flatten().count();
         pr_info!(
-            "rtrs server: path closed ({} connection(s), {} unhandled receive(s))\n",
+            "rtrs server: path closed ({} connection(s), {} chunk(s) freed, {} unhandled receive(s))\n",
             n,
+            freed,
             self.unhandled.load(Ordering::Relaxed)
         );
-        // Dropping the ids drains and destroys their QPs; the last path
-        // reference goes with the last id's handler.
+        // Ours is not the PD's last reference: each connection's QP holds
+        // one. Dropping a connection drops its QP (with its CQ) before its
+        // id (`SrvCon` field order), so the PD goes before the last id.
+        let pd = self.pd.lock().take();
+        drop(pd);
         drop(cons);
+    }
+
+    /// Waits until every request handed to the user has been answered
+    /// and dropped (the user completes them: bios end on their own).
+    fn wait_for_requests(&self) {
+        let mut waited_ms = 0u32;
+        while self.requests.load(Ordering::Acquire) != 0 {
+            crate::kernel_ext::delay::msleep(5);
+            waited_ms += 5;
+            if waited_ms % 10_000 == 0 {
+                pr_warn!(
+                    "rtrs server: closing path waits for {} request(s) for {} s\n",
+                    self.requests.load(Ordering::Relaxed),
+                    waited_ms / 1000
+                );
+            }
+        }
+    }
+
+    /// Frees the chunks (their MRs and buffers) and the IO_REQs waiting
+    /// for one, once nothing uses them any more (QPs drained, requests
+    /// dropped). Returns how many chunks were freed. One at a time: a
+    /// chunk is never dropped under the spinlock (dropping an MR sleeps).
+    fn free_chunks(&self) -> usize {
+        let mut freed = 0;
+        loop {
+            let waiting = {
+                let _chunks = self.chunks.lock();
+                let mut deferred = self.deferred.lock();
+                deferred.iter_mut().find_map(|d| d.take())
+            };
+            if waiting.is_none() {
+                break;
+            }
+        }
+        loop {
+            let chunk = self.chunks.lock().iter_mut().find_map(|c| c.take());
+            match chunk {
+                Some(chunk) => {
+                    drop(chunk);
+                    freed += 1;
+                }
+                None => return freed,
+            }
+        }
     }
 }
 

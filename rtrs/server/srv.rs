@@ -437,7 +437,7 @@ impl ListenHandler for Arc<SrvCtx> {
             Ok(con) => {
                 let mut inner = path.inner.lock();
                 if let Some(slot) = inner.cons.get_mut(cid as usize) {
-                    *slot = Some(con::SrvCon { _id: id, qp: con });
+                    *slot = Some(con::SrvCon { qp: con, id });
                 }
             }
             Err(e) => {

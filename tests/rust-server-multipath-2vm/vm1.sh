@@ -35,13 +35,12 @@ wait_until 90 test -e "$p1/stats/rdma"
 log "path 1 is back: $(cat "$p1/stats/rdma")"
 signal path-back
 
-# SERVER_DEVICE_REMOVAL=1: under a second fio, remove the server's RDMA
-# device of path 1. Opt-in: our server frees its chunk MRs, CQs and PD
-# only after its CM ids are destroyed, so when the removal completes rxe
-# can still find them (WARNs in rxe_pool_cleanup and rdma_restrack_clean
-# on the debug kernel; a race the default kernel usually wins). See
-# Documentation/server.md, "Not yet".
-if [[ ${SERVER_DEVICE_REMOVAL:-0} == 1 ]]; then
+# Under a second fio, remove the server's RDMA device of path 1
+# (SERVER_DEVICE_REMOVAL=0 skips this). The server must free the path's
+# chunk MRs, CQs, QPs and PD before its CM ids are destroyed: rdma_cm lets
+# the removal finish with the last id, and rxe WARNs about anything left
+# (rxe_pool_cleanup, rdma_restrack_clean).
+if [[ ${SERVER_DEVICE_REMOVAL:-1} == 1 ]]; then
     # Under a second fio: remove the server's RDMA device of path 1. The
     # server gets DEVICE_REMOVAL on that path's connections and must close
     # the path and free everything on the device before the removal can
@@ -76,7 +75,7 @@ else
     unload_module rnbd_server
 fi
 summary "server ($impl): one session with two paths; path 1 disconnected from sysfs under fio and reconnected by the client into the same session"
-if [[ ${SERVER_DEVICE_REMOVAL:-0} == 1 ]]; then
+if [[ ${SERVER_DEVICE_REMOVAL:-1} == 1 ]]; then
     summary "server ($impl): rdma link delete rxe1 under fio closed path 1 (the removal finished, path 0 kept the session); after rdma link add the client reconnected path 1"
 fi
 rxe_down 0

@@ -34,8 +34,8 @@ fio --name=again --filename="/dev/$dev" --direct=1 --ioengine=libaio \
     --output-format=json --output="$RNBD_SHARED/fio-again.json" || fail "fio after the path came back"
 expect_eq "$(jq '.jobs[0].error' "$RNBD_SHARED/fio-again.json")" 0 "fio errors after reconnect"
 
-# SERVER_DEVICE_REMOVAL=1 (see vm1.sh):
-if [[ ${SERVER_DEVICE_REMOVAL:-0} == 1 ]]; then
+# The server's device removal (see vm1.sh; SERVER_DEVICE_REMOVAL=0 skips it):
+if [[ ${SERVER_DEVICE_REMOVAL:-1} == 1 ]]; then
     # The server removes its RDMA device of path 1 under fio: IO goes on over
     # path 0; path 1 comes back once the device is back.
     fio --name=devrm --filename="/dev/$dev" --direct=1 --ioengine=libaio \
@@ -58,7 +58,7 @@ rnbd_unmap "$dev"
 unload_module rnbd_client
 signal client-unmapped
 summary "client: two paths, fio randrw verify with one path disconnected by the server: 0 errors; the path reconnected and served a second verify pass"
-if [[ ${SERVER_DEVICE_REMOVAL:-0} == 1 ]]; then
+if [[ ${SERVER_DEVICE_REMOVAL:-1} == 1 ]]; then
     summary "client: fio randrw verify across the server's rdma link delete of path 1: 0 errors; path 1 connected again after rdma link add"
 fi
 rxe_down 0
