@@ -187,3 +187,19 @@ wait_reachable() {
     done
     log "$ip reachable after $(elapsed "$start") s"
 }
+
+# rdma_resources: the verbs objects on this VM's RDMA devices, one line per
+# device ("rxe0: pd 1 cq 2 qp 2 cm_id 3 mr 0 ctx 0 srq 0"), kernel users
+# included: the same before and after a module's sessions means they freed
+# everything they allocated on the devices.
+rdma_resources() { rdma resource show | sed 's/^[0-9]*: //'; }
+
+# expect_rdma_resources EXPECTED [SECONDS]: until rdma_resources prints
+# EXPECTED (closes finish asynchronously); fails showing both.
+expect_rdma_resources() {
+    same_rdma_resources() { [[ $(rdma_resources) == "$1" ]]; }
+    if ! (wait_until "${2:-30}" same_rdma_resources "$1"); then
+        fail "RDMA resources: got '$(rdma_resources)', expected '$1'"
+    fi
+    log "ok: RDMA resources as expected: $1"
+}

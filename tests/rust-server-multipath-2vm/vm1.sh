@@ -10,6 +10,7 @@ if [[ $impl == rust ]]; then
 else
     load_module rnbd_server
 fi
+res0=$(rdma_resources)
 signal server-ready
 
 wait_for client-mapped 300
@@ -69,6 +70,9 @@ log "path 0 stats: $r0 reads, $w0 writes"
 signal server-checked
 wait_for client-unmapped 120
 wait_until 30 test ! -e "$s"
+# Everything of the session's paths freed on both devices (rxe1 was
+# removed and added back; the listener is on it again).
+expect_rdma_resources "$res0"
 if [[ $impl == rust ]]; then
     rmmod rnbd_server
 else

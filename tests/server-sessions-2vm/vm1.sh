@@ -32,6 +32,7 @@ rnbd_server_load
 [[ -d $RNBD_SRV_CTL ]] || fail "no $RNBD_SRV_CTL"
 refs0=$(brd_refs)
 mem0=$(mem_avail_kib)
+res0=$(rdma_resources)
 signal server-ready
 
 # A. 50 map/unmap cycles: afterwards nothing is left, brd's module
@@ -40,6 +41,9 @@ signal server-ready
 wait_for cycles-done 900
 wait_until 30 no_sessions
 wait_until 30 test "$(brd_refs)" -eq "$refs0"
+# Every PD, CQ, QP, MR and CM id of the 50 sessions freed (the listener's
+# remain, as before the first session).
+expect_rdma_resources "$res0"
 mem1=$(mem_avail_kib)
 log "MemAvailable before the cycles ${mem0} KiB, after ${mem1} KiB"
 ((mem0 - mem1 < 32 << 10)) || fail "MemAvailable dropped by $(((mem0 - mem1) >> 10)) MiB over 50 cycles"
@@ -48,7 +52,7 @@ for i in $(seq 50); do
     [[ $got == "cycle $i" ]] || fail "block $i of /dev/ram0: '$got', expected 'cycle $i'"
 done
 log "ok: the 50 blocks the cycles wrote are in /dev/ram0"
-summary "server ($SERVER_IMPL): 50 map/unmap cycles left no session, no device open (brd refcnt $refs0), MemAvailable changed by $(((mem1 - mem0) >> 10)) MiB; each cycle's block found in /dev/ram0"
+summary "server ($SERVER_IMPL): 50 map/unmap cycles left no session, no device open (brd refcnt $refs0), no RDMA resource, MemAvailable changed by $(((mem1 - mem0) >> 10)) MiB; each cycle's block found in /dev/ram0"
 signal cycles-checked
 
 # B. force_close under a mapped device.
