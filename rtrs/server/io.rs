@@ -69,14 +69,14 @@ struct CountedPath(Arc<SrvPath>);
 
 impl CountedPath {
     fn new(path: &Arc<SrvPath>) -> Self {
-        path.requests.fetch_add(1, Ordering::AcqRel);
+        path.request_started();
         CountedPath(path.clone())
     }
 }
 
 impl Drop for CountedPath {
     fn drop(&mut self) {
-        self.0.requests.fetch_sub(1, Ordering::AcqRel);
+        self.0.request_done();
     }
 }
 

@@ -23,7 +23,7 @@ use crate::kernel_ext::rdma::cm::CmIdRef;
 use crate::kernel_ext::rdma::mr::FrMr;
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::verbs::ProtectionDomain;
-use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
+use crate::kernel_ext::sync::{new_completion, new_spinlock_bh, Completion, SpinLockBh};
 use crate::kernel_ext::workqueue::DelayedWorkItem;
 use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
 use crate::wire::{
@@ -139,12 +139,16 @@ pub(crate) struct SrvPath {
     /// Heartbeat ticks since something was last received.
     pub(crate) hb_missed: AtomicU32,
     /// Set once `close` started (read by completions without the lock).
+    /// Sequentially consistent with `requests`: see `request_done`.
     pub(crate) closing: AtomicBool,
     /// Receives that carried nothing this server handles.
     pub(crate) unhandled: AtomicU32,
     /// Requests handed to the user and not yet dropped: `close` waits for
     /// them before it frees the chunks and the QPs they use.
-    pub(crate) requests: AtomicU32,
+    requests: AtomicU32,
+    /// Signalled when `requests` drops to zero while closing.
+    #[pin]
+    requests_done: Completion,
     pub(crate) stats: PathStats,
 }
 
@@ -204,6 +208,7 @@ impl SrvPath {
                 closing: AtomicBool::new(false),
                 unhandled: AtomicU32::new(0),
                 requests: AtomicU32::new(0),
+                requests_done <- new_completion!("SrvPath::requests_done"),
                 stats: PathStats::default(),
             }),
             GFP_KERNEL,
@@ -326,7 +331,7 @@ impl SrvPath {
                 return;
             }
             inner.state = PathState::Closing;
-            self.closing.store(true, Ordering::Release);
+            self.closing.store(true, Ordering::SeqCst);
             core::mem::replace(&mut inner.cons, KVec::new())
         };
         // The works may wait for the sessions lock: not held here.
@@ -360,18 +365,36 @@ impl SrvPath {
         drop(cons);
     }
 
+    /// Counts a request handed to the user (`CountedPath`).
+    pub(crate) fn request_started(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Uncounts a request; the last one while closing wakes `close`.
+    /// Both this and `wait_for_requests` write one of `requests` and
+    /// `closing` and then read the other, all sequentially consistent, so
+    /// at least one of them sees the other's write: either `close` sees
+    /// the count at zero, or the last request sees `closing` and signals.
+    pub(crate) fn request_done(&self) {
+        if self.requests.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst)
+        {
+            self.requests_done.complete();
+        }
+    }
+
     /// Waits until every request handed to the user has been answered
     /// and dropped (the user completes them: bios end on their own).
+    /// Extra signals (the count can touch zero more than once while the
+    /// QPs drain) only cost another look at the count.
     fn wait_for_requests(&self) {
-        let mut waited_ms = 0u32;
-        while self.requests.load(Ordering::Acquire) != 0 {
-            crate::kernel_ext::delay::msleep(5);
-            waited_ms += 5;
-            if waited_ms % 10_000 == 0 {
+        let mut waited_s = 0u32;
+        while self.requests.load(Ordering::SeqCst) != 0 {
+            if self.requests_done.wait_timeout_ms(10_000).is_err() {
+                waited_s += 10;
                 pr_warn!(
                     "rtrs server: closing path waits for {} request(s) for {} s\n",
                     self.requests.load(Ordering::Relaxed),
-                    waited_ms / 1000
+                    waited_s
                 );
             }
         }
