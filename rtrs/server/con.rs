@@ -76,7 +76,8 @@ impl CmHandler for ConEvents {
                         self.cid,
                         event.kind()
                     );
-                    path.close();
+                    // From the close work, never here: see `SrvPath::close`.
+                    path.close_async();
                 }
             }
             other => pr_info!(

@@ -59,7 +59,7 @@ fn fail(path: &Arc<SrvPath>, what: &str, err: Error) {
         what,
         err
     );
-    path.close();
+    path.close_async();
 }
 
 /// Posts `count` empty receives (`post_recv_path()`).

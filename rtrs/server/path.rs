@@ -288,8 +288,8 @@ impl SrvPath {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// Closes the path from a work item: for completions (whose QP the
-    /// close drains), heartbeats and sysfs.
+    /// Closes the path from its close work (`close_path()`): the way every
+    /// context but module exit closes a path (see `close`).
     pub(crate) fn close_async(self: &Arc<Self>) {
         if !self.is_closing() {
             let _ = self.close_work.enqueue(self, 0);
@@ -310,9 +310,17 @@ impl SrvPath {
     /// Closes the path (`close_path()` and `rtrs_srv_close_work()`): out
     /// of its session, every connection drained, the requests at the user
     /// waited for, then the device resources freed and the ids destroyed
-    /// last. Process context, without the sessions lock, not in a
-    /// completion of the path; from any connection's CM event (then that
-    /// id's destruction is deferred by the layer).
+    /// last. Process context, without the sessions lock.
+    ///
+    /// Only from the close work and module exit, as upstream runs it only
+    /// from `close_work`: CM events, completions, heartbeats, the INFO
+    /// work and sysfs call [`close_async`](Self::close_async). Run inside
+    /// a CM event (holding that id's `handler_mutex`) it would wait for
+    /// the path's works, while the close work destroys ids
+    /// (`rdma_destroy_id` takes their `handler_mutex`): lockdep reported
+    /// that circular dependency on the debug kernel. (Whoever marks the
+    /// path Closing first tears it down and the other returns at once, so
+    /// it never deadlocked, but lockdep cannot know that.)
     ///
     /// The order is upstream's close work's, and it matters on device
     /// removal: rdma_cm lets the device go once its last id is destroyed,
@@ -341,10 +349,8 @@ impl SrvPath {
         // Posts refused from now on, every posted request flushed and its
         // completion handled: chunks of posted replies and invalidations
         // come back; no new request reaches the user. (No
-        // `rdma_disconnect` here: inside one connection's CM event,
-        // another id's state machine must not be driven (ib_cm refcount
-        // underflow on the debug kernel); destroying a connected id sends
-        // the DREQ itself, from the layer's workqueue.)
+        // `rdma_disconnect` needed: destroying a connected id sends the
+        // DREQ itself.)
         for con in cons.iter().flatten() {
             con.id.close_qp();
         }
@@ -446,7 +452,7 @@ impl DelayedWorkItem<HB_WORK> for SrvPath {
                 "rtrs server: heartbeat timeout ({} missed), closing the path\n",
                 missed
             );
-            path.close();
+            path.close_async();
             return;
         }
         if missed == 0 {

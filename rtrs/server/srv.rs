@@ -447,7 +447,7 @@ impl ListenHandler for Arc<SrvCtx> {
                 // id is dropped inside its request: the core destroys it.
                 drop(id);
                 drop(sessions);
-                path.close();
+                path.close_async();
             }
         }
     }
