@@ -377,10 +377,11 @@ impl SrvPath {
     }
 
     /// Uncounts a request; the last one while closing wakes `close`.
-    /// Both this and `wait_for_requests` write one of `requests` and
-    /// `closing` and then read the other, all sequentially consistent, so
-    /// at least one of them sees the other's write: either `close` sees
-    /// the count at zero, or the last request sees `closing` and signals.
+    /// This writes `requests` and then reads `closing`; `close` writes
+    /// `closing` and then (in `wait_for_requests`) reads `requests`. All
+    /// are sequentially consistent, so at least one side sees the other's
+    /// write: either `close` sees the count at zero, or the last request
+    /// sees `closing` and signals.
     pub(crate) fn request_done(&self) {
         if self.requests.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst)
         {
