@@ -89,4 +89,4 @@ rnbd_server_unload
 unload_module null_blk
 unload_module brd
 rxe_down
-summary "server ($SERVER_IMPL): sysfs of ram0, nullb0 and path $pname as upstream; nullb0 completed $((fl1 - fl0)) flushes for the client's $fsyncs fsyncs, ram0 $((dc1 - dc0)) discards; stats/rdma +$((rc1 - rc0)) reads, +$((wc1 - wc0)) writes ($(((wb1 - wb0) >> 20)) MiB) for fio; the client's $nfiles ext4 files verified in /dev/ram0; no session left after the unmap"
+summary "server ($SERVER_IMPL): sysfs of ram0, nullb0 and path $pname as upstream; nullb0 completed $((fl1 - fl0)) flushes for the client's $fsyncs fsyncs$( ((dc1 > dc0)) && echo ", ram0 $((dc1 - dc0)) discards"); stats/rdma +$((rc1 - rc0)) reads, +$((wc1 - wc0)) writes ($(((wb1 - wb0) >> 20)) MiB) for fio; the client's $nfiles ext4 files verified in /dev/ram0; no session left after the unmap"
