@@ -350,7 +350,7 @@ fn qemu_command(
         // interrupts.
         .args(["-cpu", "max,la57=off"])
         .args(["-m", &scenario.memory_mib.to_string()])
-        .args(["-smp", &scenario.smp.to_string()])
+        .args(["-smp", &scenario.smp_of(vm).to_string()])
         .args(["-nodefaults", "-display", "none", "-no-reboot"])
         .args(["-serial", "stdio"])
         .arg("-kernel")

@@ -33,6 +33,8 @@ pub struct Scenario {
     pub timeout: Duration,
     pub memory_mib: u32,
     pub smp: u32,
+    /// Per-VM overrides of `smp` (`vm<N>.smp = K`), as (VM number, vCPUs).
+    pub smp_vm: Vec<(usize, u32)>,
     pub expect: Expectation,
 }
 
@@ -72,12 +74,28 @@ impl Scenario {
             // this 2-core machine, and rxe latency between them is 3x lower
             // than with two vCPUs each (Documentation/testing.md).
             smp: if vms == 1 { 2 } else { 1 },
+            smp_vm: Vec::new(),
             expect: Expectation::Pass,
         };
         scenario
             .apply_conf(&conf)
             .map_err(|e| format!("{}: {e}", conf_path.display()))?;
+        if let Some((vm, _)) = scenario.smp_vm.iter().find(|(vm, _)| *vm > vms) {
+            return Err(format!(
+                "{}: vm{vm}.smp, but the scenario has {vms} VM(s)",
+                conf_path.display()
+            ));
+        }
         Ok(scenario)
+    }
+
+    /// The vCPUs of VM `vm` (1-based): its `vm<N>.smp`, else `smp`.
+    pub fn smp_of(&self, vm: usize) -> u32 {
+        self.smp_vm
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == vm)
+            .map_or(self.smp, |(_, smp)| *smp)
     }
 
     fn apply_conf(&mut self, conf: &str) -> Result<(), String> {
@@ -102,6 +120,14 @@ impl Scenario {
                 "timeout" => self.timeout = Duration::from_secs(positive(24 * 3600)?),
                 "memory" => self.memory_mib = positive(16384)? as u32,
                 "smp" => self.smp = positive(8)? as u32,
+                _ if key.starts_with("vm") && key.ends_with(".smp") => {
+                    let vm = key[2..key.len() - 4]
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(|| format!("line {}: bad key '{key}'", number + 1))?;
+                    self.smp_vm.push((vm, positive(8)? as u32));
+                }
                 "nics" => self.nics = positive(4)? as usize,
                 "rxe" => {
                     self.rxe = match value {
@@ -145,6 +171,7 @@ mod tests {
             timeout: Duration::from_secs(300),
             memory_mib: 1024,
             smp: 2,
+            smp_vm: Vec::new(),
             expect: Expectation::Pass,
         };
         s.apply_conf(conf).map(|_| s)
@@ -160,6 +187,9 @@ mod tests {
         assert_eq!(s.timeout, Duration::from_secs(90));
         assert_eq!((s.memory_mib, s.smp, s.nics, s.rxe), (2048, 1, 2, false));
         assert_eq!(s.expect, Expectation::Report(ReportKind::Oops));
+        assert_eq!((s.smp_of(1), s.smp_of(2)), (1, 1));
+        let s = scenario_with("smp=1\nvm2.smp=2").unwrap();
+        assert_eq!((s.smp_of(1), s.smp_of(2), s.smp_of(3)), (1, 2, 1));
         assert_eq!(
             scenario_with("expect=timeout").unwrap().expect,
             Expectation::Timeout
@@ -180,6 +210,11 @@ mod tests {
             .unwrap_err()
             .contains("bad timeout"));
         assert!(scenario_with("smp=9").unwrap_err().contains("bad smp"));
+        assert!(scenario_with("vm2.smp=9")
+            .unwrap_err()
+            .contains("bad vm2.smp"));
+        assert!(scenario_with("vm0.smp=1").unwrap_err().contains("bad key"));
+        assert!(scenario_with("vmx.smp=1").unwrap_err().contains("bad key"));
         assert!(scenario_with("rxe=yes").unwrap_err().contains("bad rxe"));
         assert!(scenario_with("expect=report:nope")
             .unwrap_err()
@@ -194,11 +229,14 @@ mod tests {
         std::fs::write(dir.join("vm1.sh"), "true\n").unwrap();
         std::fs::write(dir.join("vm2.sh"), "true\n").unwrap();
         std::fs::write(dir.join("vm4.sh"), "true\n").unwrap();
-        std::fs::write(dir.join("scenario.conf"), "timeout=5\n").unwrap();
+        std::fs::write(dir.join("scenario.conf"), "timeout=5\nvm2.smp=2\n").unwrap();
         let s = Scenario::load(&dir).unwrap();
         assert_eq!(s.vms, 2);
         assert_eq!(s.smp, 1, "multi-VM scenarios default to one vCPU per VM");
+        assert_eq!((s.smp_of(1), s.smp_of(2)), (1, 2));
         assert_eq!(s.timeout, Duration::from_secs(5));
+        std::fs::write(dir.join("scenario.conf"), "vm3.smp=2\n").unwrap();
+        assert!(Scenario::load(&dir).unwrap_err().contains("has 2 VM(s)"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
