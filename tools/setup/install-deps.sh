@@ -18,6 +18,7 @@ apt_packages=(
     qemu-system-x86 busybox-static iproute2
     rdma-core ibverbs-utils ibverbs-providers librdmacm-dev libibverbs-dev
     perftest fio ccache e2fsprogs jq python3 rsync patch
+    gnuplot-nox linux-perf
     g++
 )
 
