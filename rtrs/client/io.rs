@@ -4,9 +4,10 @@
 //! `rtrs_clt_read_req()`, `rtrs_clt_rdma_done()`, `complete_rdma_req()`;
 //! protocol reference §4): one slot per server buffer id with its
 //! fast-registration MR and header buffer (IU); a request maps its data
-//! into the MR, posts REG_MR + RDMA_WRITE_WITH_IMM, and completes when
-//! both the send and the server's IO_RSP immediate are back, after a
-//! LOCAL_INV of the MR unless the server invalidated it.
+//! into the MR, posts REG_MR + RDMA_WRITE_WITH_IMM (batched: signalled one
+//! in `IO_SIGNAL_INTERVAL`), and completes when both the send context is
+//! handed back and the server's IO_RSP immediate is in, after a LOCAL_INV
+//! of the MR unless the server invalidated it.
 
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
@@ -26,6 +27,10 @@ use crate::kernel_ext::rdma::wr::{Completion, Dst, Remote, Src, WcStatus, WorkCo
 use crate::kernel_ext::sync::new_spinlock_bh;
 use crate::kernel_ext::sync::SpinLockBh;
 use crate::wire::{Imm, IoReqImm, RdmaRead, RdmaWrite, RkeyRsp, SgDesc, RTRS_MSG_NEED_INVAL_F};
+
+/// An IO connection signals one request chain in this many (the others
+/// come back with the next signalled one, see `QueuePair::post_send_batched`).
+pub(crate) const IO_SIGNAL_INTERVAL: u32 = 4;
 
 /// The most pages (4 KiB) one request maps (`RTRS_MAX_SEGMENTS`).
 pub(crate) const MAX_SEGMENTS: u32 = 128;
@@ -315,7 +320,7 @@ impl Conns {
         ctx.qp = Some(qp.clone());
         ctx.phase = Phase::Request;
         ctx.req = Some(req);
-        let posted = qp.post_send(ctx, |ctx, chain| {
+        let posted = qp.post_send_batched(ctx, |ctx, chain| {
             let ctx: &IoCtx = ctx;
             let iu = Src::range(&ctx.iu, 0, hdr_len)?;
             if has_mr {
@@ -340,16 +345,24 @@ impl Conns {
                                 slot.posted = true;
                             }
                             if slot.rsp.is_some() && !slot.posted {
-                                slot.ctx.take()
+                                (slot.ctx.take(), false)
                             } else {
-                                None
+                                (None, slot.rsp.is_some())
                             }
                         }
-                        None => None,
+                        None => (None, false),
                     }
                 };
-                if let Some(ctx) = ready {
-                    finish(ctx);
+                match ready {
+                    (Some(ctx), _) => finish(ctx),
+                    // The answer is in and the send not handed back yet
+                    // (`io_rsp` saw us posting and left the kick to us).
+                    (None, true) => {
+                        if qp.kick().is_err() {
+                            self.path.error_recovery();
+                        }
+                    }
+                    (None, false) => {}
                 }
                 Ok(())
             }
@@ -427,13 +440,24 @@ impl Conns {
             slot.rsp = Some(errno);
             slot.inv = inv;
             if !slot.posted && !slot.posting {
-                slot.ctx.take()
+                (slot.ctx.take(), false)
             } else {
-                None
+                (None, slot.posted)
             }
         };
-        if let Some(ctx) = ready {
-            finish(ctx);
+        match ready {
+            (Some(ctx), _) => finish(ctx),
+            (None, true) => {
+                // The answer came before our unsignalled send was handed
+                // back: make sure a signalled send follows it.
+                if let Some(qp) = self.qps.get(cid) {
+                    if let Err(e) = qp.kick() {
+                        pr_err!("rtrs client: send fence failed: {:?}\n", e);
+                        self.path.error_recovery();
+                    }
+                }
+            }
+            (None, false) => {}
         }
     }
 

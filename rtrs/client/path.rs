@@ -927,6 +927,13 @@ impl Attempt {
             CompletionQueue::new(device, entries, cpu % vectors)?
         };
         let qp = id.create_qp(&pd, &cq, &cq, caps)?;
+        if cid != 0 {
+            // IO sends are batched (`io::Conns::send`): one in
+            // IO_SIGNAL_INTERVAL signalled, as upstream's `signal_interval`
+            // but small, since a request's context comes back with the
+            // next signalled send.
+            qp.set_signal_interval(super::io::IO_SIGNAL_INTERVAL);
+        }
         if let Some(slot) = setup.qps.get_mut(usize::from(cid)) {
             *slot = Some(qp);
         }

@@ -44,3 +44,22 @@ ping_server_expect() {
     [[ $s == "established=$1 disconnected=$2 rejected=0 active=$4 "*" remote_inv=$3 checks_ok=$3 checks_bad=0 errors=0" ]] \
         || fail "server counters: '$s'"
 }
+
+# ping_burst COUNT BAD_AT [drop]: batched (mostly unsignalled) RDMA WRITEs;
+# prints the tally line ("burst posted=... twice=0"), failing unless every
+# posted context came back exactly once and in order.
+ping_burst() {
+    echo "$*" > "$ping_ctl/burst" || fail "burst $*: $(cat "$ping_ctl/result")"
+    local result
+    result=$(cat "$ping_ctl/result")
+    [[ $result == "burst "*" out_of_order=0 twice=0" ]] || fail "burst $*: '$result'"
+    local posted back
+    posted=$(burst_field posted "$result")
+    back=$(burst_field back "$result")
+    ((posted == back)) || fail "burst $*: $back of $posted contexts back: '$result'"
+    log "burst $*: $result"
+    echo "$result"
+}
+
+# burst_field NAME LINE: the number after NAME= in LINE.
+burst_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<< "$2"; }

@@ -28,6 +28,26 @@ for i in $(seq 1 10); do
 done
 ping_server_expect 11 11 13 0
 
+# Batched sends (kernel_ext send ring): 200 RDMA WRITEs, mostly
+# unsignalled, every context back once, in order, most of them handed
+# back by a later signalled completion; the connection still works.
+r=$(ping_burst 200 0)
+[[ $(burst_field success "$r") == 200 && $(burst_field error "$r") == 0 ]] || fail "clean burst: '$r'"
+(($(burst_field handed_back "$r") > 100)) || fail "clean burst: too few sends were unsignalled: '$r'"
+ping_run 4096 21 "bytes=4096"
+# The 50th of 100 has a wrong rkey: the 49 before it succeed, it fails,
+# the QP goes to the error state and the rest are flushed (or refused).
+r=$(ping_burst 100 50)
+[[ $(burst_field success "$r") == 49 && $(burst_field error "$r") == 1 ]] || fail "error burst: '$r'"
+(($(burst_field flushed "$r") + $(burst_field refused "$r") == 50)) || fail "error burst: '$r'"
+# The connection destroyed with a burst outstanding: the QP's close hands
+# back what no completion will.
+ping_connect "$me"
+r=$(ping_burst 100 0 drop)
+[[ $(burst_field error "$r") == 0 ]] || fail "dropped burst: '$r'"
+expect_fail "Invalid argument" bash -c "echo '0 0' > $ping_ctl/burst"
+expect_fail "Invalid argument" bash -c "echo '10 11' > $ping_ctl/burst"
+
 # The device goes away under a live connection with receives posted and
 # both MRs registered: both ends drop everything in DeviceRemoval (QPs
 # drained, MRs deregistered), so the removal completes.
@@ -54,4 +74,4 @@ for i in $(seq 1 50); do
     ping_run 512 "$i" "bytes=512"
     rmmod rnbd_ping_test
 done
-summary "rdma ping: SEND/RECV, WRITE_WITH_IMM + READ compared, remote and local invalidation, stale rkey refused, 14 sessions, rdma link delete under a live connection, unload with one up, 50 load cycles"
+summary "rdma ping: batched sends (clean, error mid-burst, dropped), SEND/RECV, WRITE_WITH_IMM + READ compared, remote and local invalidation, stale rkey refused, 14 sessions, rdma link delete under a live connection, unload with one up, 50 load cycles"

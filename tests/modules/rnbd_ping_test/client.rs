@@ -59,6 +59,8 @@ pub(crate) struct Link {
     lent_mr_invalidated: bool,
     /// Where the server's registered buffer is.
     server_buf: Option<(Remote, usize)>,
+    /// The contexts of the last burst handed back so far.
+    burst: BurstTally,
     /// The server buffer's previous rkey, invalidated by the last check.
     stale_buf: Option<Remote>,
 }
@@ -130,6 +132,60 @@ impl Completion for ClientOp {
         link.done = Some((op, wc.status(), wc.status_code()));
         drop(link);
         client.changed.notify_all();
+    }
+}
+
+/// What came back of a burst of batched sends.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct BurstTally {
+    pub(crate) posted: u32,
+    pub(crate) refused: u32,
+    pub(crate) back: u32,
+    pub(crate) success: u32,
+    pub(crate) error: u32,
+    pub(crate) flushed: u32,
+    /// Handed back by the send ring with a later completion (or at close)
+    /// rather than by a completion of their own.
+    pub(crate) handed_back: u32,
+    /// Contexts that came back after one posted later (must stay 0).
+    pub(crate) out_of_order: u32,
+    /// Contexts that came back twice (must stay 0).
+    pub(crate) twice: u32,
+    next: u32,
+}
+
+/// One RDMA WRITE of a burst (`Client::burst`).
+pub(crate) struct BurstOp {
+    client: Arc<Client>,
+    index: u32,
+    src: DmaBuffer,
+}
+
+impl Completion for BurstOp {
+    fn complete(op: KBox<Wr<Self>>, wc: &WorkCompletion<'_>) {
+        let client = op.client.clone();
+        {
+            let mut link = client.link.lock();
+            let tally = &mut link.burst;
+            tally.back += 1;
+            match wc.status() {
+                WcStatus::Success => tally.success += 1,
+                WcStatus::Flushed => tally.flushed += 1,
+                WcStatus::Error => tally.error += 1,
+            }
+            if wc.is_handed_back() {
+                tally.handed_back += 1;
+            }
+            if op.index < tally.next {
+                tally.twice += 1;
+            } else if op.index > tally.next {
+                tally.out_of_order += 1;
+            }
+            tally.next = tally.next.max(op.index + 1);
+        }
+        client.changed.notify_all();
+        // The buffer is unmapped here: softirq is fine for a DmaBuffer.
+        drop(op);
     }
 }
 
@@ -508,6 +564,97 @@ impl Client {
             return Err(EIO);
         }
         Ok(wc_status_text(code))
+    }
+
+    /// Posts `count` batched RDMA WRITEs of 64 bytes into the server's
+    /// buffer. `bad_at` (1-based, 0 for none) gets a wrong rkey, which
+    /// puts the QP in the error state (remote access error) and flushes
+    /// the rest. With `drop_at_end` the connection is destroyed with the
+    /// burst outstanding (the QP's close hands the contexts back); else a
+    /// kick makes the last ones come back. Returns what came back once
+    /// every posted context has.
+    pub(crate) fn burst(
+        self: &Arc<Self>,
+        count: u32,
+        bad_at: u32,
+        drop_at_end: bool,
+    ) -> Result<BurstTally> {
+        let _step = self.step.lock();
+        let qp = self.qp()?;
+        let (remote, _) = self.server_buf()?;
+        let pd = qp.pd().clone();
+        self.link.lock().burst = BurstTally::default();
+        let mut posted = 0;
+        let mut refused = 0;
+        let mut max_outstanding = 0;
+        for index in 0..count {
+            // Stay within the send queue: wait for the ring to empty a bit.
+            let mut waited = 0;
+            while qp.sends_outstanding() >= (CAPS.max_send_wr / 2) as usize && waited < 5000 {
+                let _ = qp.kick();
+                crate::kernel_ext::delay::msleep(1);
+                waited += 1;
+            }
+            max_outstanding = max_outstanding.max(qp.sends_outstanding());
+            let mut src = DmaBuffer::new(&pd, 64, GFP_KERNEL)?;
+            fill_pattern(src.as_mut_slice(), index);
+            let op = Wr::new(
+                BurstOp {
+                    client: self.clone(),
+                    index,
+                    src,
+                },
+                GFP_KERNEL,
+            )?;
+            let target = if index + 1 == bad_at {
+                Remote {
+                    addr: remote.addr,
+                    rkey: remote.rkey ^ 0x00ff_ff00,
+                }
+            } else {
+                remote
+            };
+            match qp.post_send_batched(op, |op, chain| chain.write(&[Src::buffer(&op.src)], target))
+            {
+                Ok(()) => posted += 1,
+                Err(e) => {
+                    refused += 1;
+                    // A refused context never reaches the tally: count it
+                    // as the next index so the order check skips it.
+                    if e.wr.is_some() {
+                        let mut link = self.link.lock();
+                        link.burst.next = link.burst.next.max(index + 1);
+                    }
+                }
+            }
+        }
+        pr_info!(
+            "burst: {} posted, {} refused, at most {} outstanding\n",
+            posted,
+            refused,
+            max_outstanding
+        );
+        if drop_at_end {
+            self.disconnect_locked();
+        } else {
+            let _ = qp.kick();
+        }
+        drop(qp);
+        // Polled, not `wait`: an error burst may kill the link first, and
+        // the flushed contexts still have to come back.
+        let mut waited = 0;
+        while self.link.lock().burst.back < posted && waited < WAIT_MS {
+            crate::kernel_ext::delay::msleep(1);
+            waited += 1;
+        }
+        let mut tally = self.link.lock().burst;
+        if tally.back < posted {
+            pr_err!("burst: {} of {} contexts back\n", tally.back, posted);
+            return Err(ETIMEDOUT());
+        }
+        tally.posted = posted;
+        tally.refused = refused;
+        Ok(tally)
     }
 
     /// Disconnects and destroys the connection.

@@ -10,6 +10,10 @@
 //!              of a client MR, local invalidation (LOCAL_INV) of the
 //!              server's MR with a checksum
 //! stale        write 1: RDMA READ with the invalidated rkey must fail
+//! burst        write "<count> <bad_at> [drop]": batched (mostly
+//!              unsignalled) RDMA WRITEs, one with a wrong rkey, or the
+//!              connection destroyed with them outstanding; every context
+//!              must come back once, in order
 //! disconnect   write 1
 //! result       the client's last outcome
 //! server       the listening side's counters
@@ -100,6 +104,42 @@ impl AttributeOps<Ctl> for Run {
     }
 }
 
+struct Burst;
+impl AttributeOps<Ctl> for Burst {
+    const NAME: &'static CStr = c_str!("burst");
+    const MODE: u16 = 0o200;
+
+    /// "<count> <bad_at> [drop]": see `Client::burst`.
+    fn store(ctl: &Ctl, input: &[u8], _ctx: &mut StoreContext) -> Result {
+        let mut words = input_str(input)?.split_whitespace();
+        let count: u32 = words.next().and_then(|w| w.parse().ok()).ok_or(EINVAL)?;
+        let bad_at: u32 = words.next().and_then(|w| w.parse().ok()).ok_or(EINVAL)?;
+        let drop_at_end = match words.next() {
+            None => false,
+            Some("drop") => true,
+            Some(_) => return Err(EINVAL),
+        };
+        if count == 0 || count > 100_000 || bad_at > count {
+            return Err(EINVAL);
+        }
+        let outcome = ctl.client.burst(count, bad_at, drop_at_end);
+        ctl.record(outcome, |t| {
+            CString::try_from_fmt(fmt!(
+                "burst posted={} refused={} back={} success={} error={} flushed={} handed_back={} out_of_order={} twice={}",
+                t.posted,
+                t.refused,
+                t.back,
+                t.success,
+                t.error,
+                t.flushed,
+                t.handed_back,
+                t.out_of_order,
+                t.twice
+            ))
+        })
+    }
+}
+
 struct Stale;
 impl AttributeOps<Ctl> for Stale {
     const NAME: &'static CStr = c_str!("stale");
@@ -164,13 +204,15 @@ impl AttributeOps<Ctl> for ServerAttr {
 static CONNECT: Attribute<DeviceAttrs<Ctl>, Connect> = Attribute::new();
 static RUN: Attribute<DeviceAttrs<Ctl>, Run> = Attribute::new();
 static STALE: Attribute<DeviceAttrs<Ctl>, Stale> = Attribute::new();
+static BURST: Attribute<DeviceAttrs<Ctl>, Burst> = Attribute::new();
 static DISCONNECT: Attribute<DeviceAttrs<Ctl>, Disconnect> = Attribute::new();
 static RESULT: Attribute<DeviceAttrs<Ctl>, ResultAttr> = Attribute::new();
 static SERVER: Attribute<DeviceAttrs<Ctl>, ServerAttr> = Attribute::new();
-pub(crate) static CTL_ATTRIBUTES: [AttrRef<DeviceAttrs<Ctl>>; 6] = [
+pub(crate) static CTL_ATTRIBUTES: [AttrRef<DeviceAttrs<Ctl>>; 7] = [
     CONNECT.as_ref(),
     RUN.as_ref(),
     STALE.as_ref(),
+    BURST.as_ref(),
     DISCONNECT.as_ref(),
     RESULT.as_ref(),
     SERVER.as_ref(),

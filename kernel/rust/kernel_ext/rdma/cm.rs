@@ -627,8 +627,17 @@ impl CmIdRef<'_> {
         let raw = unsafe { NonNull::new_unchecked((*self.as_raw()).qp) };
         // SAFETY: The QP was created on `pd` with these CQs; the id
         // destroys it only after `close` (`IdInner::destroy_qp`).
-        let qp = unsafe { QueuePair::new(raw, pd.clone(), send_cq.clone(), recv_cq.clone()) };
-        let qp = match Arc::new(qp, GFP_KERNEL) {
+        let qp = unsafe {
+            QueuePair::new(
+                raw,
+                // The device may have made the queue larger.
+                attr.cap.max_send_wr.max(caps.max_send_wr),
+                pd.clone(),
+                send_cq.clone(),
+                recv_cq.clone(),
+            )
+        };
+        let qp = match qp.and_then(|qp| Ok(Arc::new(qp, GFP_KERNEL)?)) {
             Ok(qp) => qp,
             Err(e) => {
                 // SAFETY: Created just above; nothing uses it.

@@ -12,6 +12,13 @@
 //! error state, every outstanding request flushed and its completion
 //! delivered), so every context is back with its driver before the QP is
 //! destroyed.
+//!
+//! # Sends
+//!
+//! Every send context goes through the QP's send ring (`wr::SendRing`),
+//! which hands contexts back in posting order: a signalled send's
+//! completion also hands back the unsignalled ones before it. See
+//! `Documentation/abstractions.md`, "Unsignalled sends".
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -21,7 +28,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::verbs::{CompletionQueue, ProtectionDomain};
-use super::wr::{self, Completion, PostError, RecvSges, SendChain, Wr};
+use super::wr::{self, Completion, PostError, RecvSges, SendChain, SendRing, Signal, Wr};
 use crate::kernel_ext::errno::ENOTCONN;
 
 /// Set in `users` once the QP refuses posts.
@@ -37,6 +44,8 @@ const CLOSED: u32 = 1 << 31;
 pub struct QueuePair {
     raw: NonNull<bindings::ib_qp>,
     num: u32,
+    /// Every send context posted and not yet handed back, in order.
+    ring: Pin<KBox<SendRing>>,
     users: AtomicU32,
     pd: Arc<ProtectionDomain>,
     _send_cq: Arc<CompletionQueue>,
@@ -64,19 +73,25 @@ impl QueuePair {
     /// after `close` returned.
     pub(crate) unsafe fn new(
         raw: NonNull<bindings::ib_qp>,
+        max_send_wr: u32,
         pd: Arc<ProtectionDomain>,
         send_cq: Arc<CompletionQueue>,
         recv_cq: Arc<CompletionQueue>,
-    ) -> Self {
-        QueuePair {
+    ) -> Result<Self> {
+        // Room for the sends in the queue and as many done since the last
+        // signalled one; batched sends are signalled every quarter of the
+        // queue by default.
+        let ring = SendRing::new(raw, 2 * max_send_wr as usize, (max_send_wr / 4).max(1))?;
+        Ok(QueuePair {
             raw,
             // SAFETY: Live per the contract.
             num: unsafe { (*raw.as_ptr()).qp_num },
+            ring,
             users: AtomicU32::new(0),
             pd,
             _send_cq: send_cq,
             _recv_cq: recv_cq,
-        }
+        })
     }
 
     pub fn pd(&self) -> &Arc<ProtectionDomain> {
@@ -116,6 +131,35 @@ impl QueuePair {
         T: Completion,
         F: for<'b> FnOnce(&'b mut T, &mut SendChain<'b>) -> Result,
     {
+        self.post_send_as(wr, Signal::Always, build)
+    }
+
+    /// As [`QueuePair::post_send`], but the chain is signalled only every
+    /// [`QueuePair::set_signal_interval`] posts (or when nothing else is
+    /// outstanding, or the send ring is half full): the context comes back
+    /// when a later signalled send of this QP completes (or with its own
+    /// error or flush completion, or when the QP is closed), in posting
+    /// order, with a successful completion made up for it. A driver that
+    /// waits for such a context calls [`QueuePair::kick`] so that one
+    /// comes. `EAGAIN` if the send ring is full.
+    pub fn post_send_batched<T, F>(&self, wr: KBox<Wr<T>>, build: F) -> Result<(), PostError<T>>
+    where
+        T: Completion,
+        F: for<'b> FnOnce(&'b mut T, &mut SendChain<'b>) -> Result,
+    {
+        self.post_send_as(wr, Signal::Batched, build)
+    }
+
+    fn post_send_as<T, F>(
+        &self,
+        wr: KBox<Wr<T>>,
+        signal: Signal,
+        build: F,
+    ) -> Result<(), PostError<T>>
+    where
+        T: Completion,
+        F: for<'b> FnOnce(&'b mut T, &mut SendChain<'b>) -> Result,
+    {
         let Some(_guard) = self.enter() else {
             return Err(PostError {
                 error: ENOTCONN(),
@@ -123,7 +167,28 @@ impl QueuePair {
             });
         };
         // SAFETY: The posting reference keeps the QP live for the call.
-        unsafe { wr::post_send(self.raw.as_ptr(), wr, build) }
+        unsafe { wr::post_send(&self.ring, wr, signal, build) }
+    }
+
+    /// Signals batched sends at least every `interval` posts.
+    pub fn set_signal_interval(&self, interval: u32) {
+        self.ring.set_interval(interval);
+    }
+
+    /// Send contexts posted and not yet handed back.
+    pub fn sends_outstanding(&self) -> usize {
+        self.ring.outstanding()
+    }
+
+    /// Makes every batched send posted so far come back: if the newest is
+    /// unsignalled, posts a signalled empty RDMA WRITE behind it (a fence;
+    /// no completion at the peer). No-op once closed.
+    pub fn kick(&self) -> Result {
+        let Some(_guard) = self.enter() else {
+            return Ok(());
+        };
+        // SAFETY: The posting reference keeps the QP live for the call.
+        unsafe { self.ring.kick() }
     }
 
     /// Posts a receive into the segments `build` adds from the context.
@@ -170,5 +235,10 @@ impl QueuePair {
         // this QP it took before the drain's own came back.
         self._send_cq.wait_for_poller();
         self._recv_cq.wait_for_poller();
+        // Batched sends that completed with no signalled one after them
+        // are done (the drain's own request completed behind them) and
+        // have no completion to come: hand them back now.
+        // SAFETY: Drained, and closed to posts.
+        unsafe { self.ring.release_all(self._send_cq.as_raw()) };
     }
 }

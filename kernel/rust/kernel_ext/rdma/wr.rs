@@ -30,14 +30,15 @@
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
-use core::sync::atomic::AtomicU8;
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
-use kernel::alloc::Flags;
+use kernel::alloc::{Flags, KVVec};
 use kernel::bindings;
 use kernel::prelude::*;
 
 use super::buffer::DmaBuffer;
 use super::mr::{FrMr, MrAccess};
+use crate::kernel_ext::sync::{new_spinlock_bh, SpinLockBh};
 
 /// Most work requests in one posted chain.
 pub const MAX_CHAIN: usize = 4;
@@ -56,15 +57,29 @@ pub trait Completion: Sized + Send + 'static {
 ///
 /// # Invariants
 ///
-/// `cqe` is the first field (a completion's `wr_cqe` is the `Wr`'s
+/// `head.cqe` is the first field (a completion's `wr_cqe` is the `Wr`'s
 /// address) and its `done` is `done::<T>`; `invalidates` lists the states
 /// of MRs borrowed from `value` that a LOCAL_INV in the posted chain
 /// invalidates, and is empty when not posted.
 #[repr(C)]
 pub struct Wr<T> {
-    cqe: bindings::ib_cqe,
+    head: WrHead,
     invalidates: [Option<NonNull<AtomicU8>>; MAX_CHAIN],
     value: T,
+}
+
+/// The type-independent start of every context: the completion entry and,
+/// while a posted send sits in its QP's send ring, that ring and the
+/// context's place in it (see [`SendRing`]).
+#[repr(C)]
+pub(crate) struct WrHead {
+    cqe: bindings::ib_cqe,
+    /// The ring while the context is in it (set by the post, cleared by
+    /// whoever takes the context out); null for receives and contexts not
+    /// posted.
+    ring: AtomicPtr<SendRing>,
+    /// The context's sequence number in the ring.
+    seq: u64,
 }
 
 // SAFETY: `invalidates` only points into `value`, which moves with the box.
@@ -77,8 +92,12 @@ impl<T: Completion> Wr<T> {
     pub fn new(value: T, flags: Flags) -> Result<KBox<Self>> {
         Ok(KBox::new(
             Wr {
-                cqe: bindings::ib_cqe {
-                    done: Some(done::<T>),
+                head: WrHead {
+                    cqe: bindings::ib_cqe {
+                        done: Some(done::<T>),
+                    },
+                    ring: AtomicPtr::new(core::ptr::null_mut()),
+                    seq: 0,
                 },
                 invalidates: [None; MAX_CHAIN],
                 value,
@@ -111,15 +130,31 @@ impl<T> DerefMut for Wr<T> {
 /// # Safety
 ///
 /// Called by the CQ with a completion whose `wr_cqe` is the `cqe` of a
-/// `Wr<T>` leaked from a `KBox` by `post_send`/`post_recv`.
-unsafe extern "C" fn done<T: Completion>(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+/// `Wr<T>` leaked from a `KBox` by `post_send`/`post_recv`, or by a
+/// [`SendRing`] releasing such a context (with a completion it made).
+unsafe extern "C" fn done<T: Completion>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
     // SAFETY: The completion is valid for the call.
-    let wc = WorkCompletion {
-        raw: unsafe { &*wc },
-    };
-    // SAFETY: Per the contract, `wr_cqe` is the first field of a leaked
-    // `KBox<Wr<T>>`; this completion is the only one it gets.
-    let mut wr = unsafe { KBox::from_raw(wc.raw.__bindgen_anon_1.wr_cqe.cast::<Wr<T>>()) };
+    let raw_wc = unsafe { &*wc };
+    // SAFETY: `wr_cqe` is the first field of a leaked `Wr<T>` (contract).
+    let head = unsafe { raw_wc.__bindgen_anon_1.wr_cqe.cast::<WrHead>() };
+    // SAFETY: `head` is live until whoever takes the context rebuilds it.
+    let ring = unsafe { (*head).ring.load(Ordering::Acquire) };
+    if !ring.is_null() {
+        // A send in its QP's ring: the contexts posted before it are done
+        // too (send completions come in posting order); release them
+        // first, then take ours out. If a concurrent release already took
+        // ours (only possible while a direct CQ is drained and polled at
+        // once), that release completed it.
+        // SAFETY: A ring outlives the contexts in it (`SendRing`).
+        if !unsafe { (*ring).release_through(head, cq, raw_wc) } {
+            return;
+        }
+    }
+    let wc = WorkCompletion { raw: raw_wc };
+    // SAFETY: Per the contract, `head` is the start of a leaked
+    // `KBox<Wr<T>>`, and this is the only completion that takes it (the
+    // ring gave it to us, or it never was in one).
+    let mut wr = unsafe { KBox::from_raw(head.cast::<Wr<T>>()) };
     let invalidates = core::mem::replace(&mut wr.invalidates, [None; MAX_CHAIN]);
     if wc.is_success() {
         for state in invalidates.iter().flatten() {
@@ -183,6 +218,10 @@ pub fn wc_status_text(code: u32) -> &'static kernel::str::CStr {
     unsafe { kernel::str::CStr::from_char_ptr(bindings::ib_wc_status_msg(code)) }
 }
 
+/// `vendor_err` of the completions a send ring makes up for the contexts
+/// it hands back (the device sets it only on errors of its own).
+const HANDED_BACK: u32 = 0x5249_4e47;
+
 /// A completion, valid during the completion callback.
 pub struct WorkCompletion<'a> {
     raw: &'a bindings::ib_wc,
@@ -199,6 +238,12 @@ impl WorkCompletion<'_> {
 
     pub fn is_success(&self) -> bool {
         self.status() == WcStatus::Success
+    }
+
+    /// Whether the send ring made this completion up: the send was
+    /// unsignalled and came back with a later one (or at close).
+    pub fn is_handed_back(&self) -> bool {
+        self.raw.vendor_err == HANDED_BACK && self.raw.opcode == bindings::ib_wc_opcode_IB_WC_SEND
     }
 
     /// The raw `enum ib_wc_status` value.
@@ -508,8 +553,9 @@ impl<'b> SendChain<'b> {
         Ok(())
     }
 
-    /// Links the requests for posting: the last one signalled with `cqe`,
-    /// the others unsignalled with the shared chain-member entry. Records
+    /// Links the requests for posting: the last one with `cqe` (signalled
+    /// if `signalled`), the others unsignalled with the shared chain-member
+    /// entry. Records
     /// the LOCAL_INV targets in `invalidates`, marks REG_MR targets
     /// registered, and returns the first request (null if empty).
     ///
@@ -518,6 +564,7 @@ impl<'b> SendChain<'b> {
     fn link(
         &mut self,
         cqe: *mut bindings::ib_cqe,
+        signalled: bool,
         invalidates: &mut [Option<NonNull<AtomicU8>>; MAX_CHAIN],
     ) -> *mut bindings::ib_send_wr {
         let count = self.len;
@@ -533,7 +580,11 @@ impl<'b> SendChain<'b> {
             head.num_sge = *sge_count as i32;
             if index + 1 == count {
                 head.__bindgen_anon_1.wr_cqe = cqe;
-                head.send_flags = bindings::ib_send_flags_IB_SEND_SIGNALED as i32;
+                head.send_flags = if signalled {
+                    bindings::ib_send_flags_IB_SEND_SIGNALED as i32
+                } else {
+                    0
+                };
             } else {
                 head.__bindgen_anon_1.wr_cqe = core::ptr::from_ref(&CHAIN_MEMBER_CQE.0).cast_mut();
             }
@@ -585,14 +636,25 @@ impl<T> From<PostError<T>> for Error {
     }
 }
 
-/// Posts a send chain on `qp` (the caller holds a posting reference).
+/// When a send is signalled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Always: its context comes back with its own completion.
+    Always,
+    /// As the ring's interval decides (see [`SendRing`]).
+    Batched,
+}
+
+/// Posts a send chain on the ring's QP (the caller holds a posting
+/// reference).
 ///
 /// # Safety
 ///
-/// `qp` is a live QP that stays live for the call.
+/// The ring's QP is live for the call.
 pub(crate) unsafe fn post_send<T, F>(
-    qp: *mut bindings::ib_qp,
+    ring: &SendRing,
     wr: KBox<Wr<T>>,
+    signal: Signal,
     build: F,
 ) -> Result<(), PostError<T>>
 where
@@ -617,27 +679,453 @@ where
         drop(chain);
         return Err(give_back(EINVAL));
     }
+    // SAFETY: `wr` is valid; `head` starts it.
+    let head = unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*wr).head)) };
+    // The ring's lock is held across `ib_post_send`, so the ring's order
+    // is the send queue's.
+    let mut state = ring.state.lock();
+    let Some(signalled) = state.admit(signal) else {
+        drop(state);
+        drop(chain);
+        return Err(give_back(EAGAIN));
+    };
+    let seq = state.push(head, EntryKind::Context, signalled);
+    // SAFETY: `wr` is ours; the ring pointer is set before the device can
+    // complete the request (it is posted below), and the ring outlives it.
+    unsafe {
+        (*wr).head.seq = seq;
+        (*wr)
+            .head
+            .ring
+            .store(core::ptr::from_ref(ring).cast_mut(), Ordering::Release);
+    }
     // SAFETY: `wr` is valid; the fields are disjoint from `value`.
-    let first = chain.link(unsafe { &mut (*wr).cqe }, unsafe { &mut (*wr).invalidates });
+    let first = chain.link(unsafe { &mut (*wr).head.cqe }, signalled, unsafe {
+        &mut (*wr).invalidates
+    });
     chain.mark_registered();
     let mut bad: *const bindings::ib_send_wr = core::ptr::null();
-    // SAFETY: `qp` is live (caller); the chain is valid for the call (the
+    // SAFETY: The QP is live (caller); the chain is valid for the call (the
     // device copies it); its memory is borrowed from the context, which
-    // the device owns until the completion.
-    let rc = unsafe { bindings::ib_post_send(qp, first, &mut bad) };
+    // the device owns until the completion (or the ring's release).
+    let rc = unsafe { bindings::ib_post_send(ring.qp.as_ptr(), first, &mut bad) };
     drop(chain);
     if rc == 0 {
         return Ok(());
     }
     let error = Error::from_errno(rc);
     if bad.cast_mut() == first {
-        // Nothing was posted: undo the bookkeeping and return the context.
+        // Nothing was posted: take it out of the ring again (nobody else
+        // pushed: we hold the lock), undo the bookkeeping, give it back.
+        state.pop_back(signalled);
+        drop(state);
         // SAFETY: Still ours.
-        unsafe { (*wr).invalidates = [None; MAX_CHAIN] };
+        unsafe {
+            (*wr)
+                .head
+                .ring
+                .store(core::ptr::null_mut(), Ordering::Release);
+            (*wr).invalidates = [None; MAX_CHAIN];
+        }
         return Err(give_back(error));
     }
-    pr_err!("partial post of a work request chain ({rc}): context kept by the QP\n");
+    // Part of the chain is posted, its last request (the context's) not:
+    // the ring keeps the context and hands it back flushed once the
+    // requests before it are done (at the latest when the QP is closed).
+    state.mark_back_partial();
+    drop(state);
+    pr_err!("partial post of a work request chain ({rc}): context kept by the send ring\n");
     Err(PostError { error, wr: None })
+}
+
+/// What a ring entry is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    /// A driver context (a leaked `Wr<T>`).
+    Context,
+    /// A context whose chain was only partly posted: it gets no completion
+    /// of its own and is handed back as flushed.
+    Partial,
+    /// The ring's own fence (a signalled empty RDMA WRITE, see
+    /// [`SendRing::kick`]).
+    Fence,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    head: NonNull<WrHead>,
+    seq: u64,
+    kind: EntryKind,
+}
+
+/// The ring's state, under its lock.
+struct RingState {
+    /// Circular buffer of the contexts posted and not yet handed back, in
+    /// posting order.
+    entries: KVVec<Option<Entry>>,
+    front: usize,
+    len: usize,
+    /// The sequence number of the next entry.
+    next_seq: u64,
+    /// Batched sends posted since the last signalled one.
+    since_signal: u32,
+    /// Signal a batched send at least every `interval` posts.
+    interval: u32,
+    /// Whether the newest entry is signalled (or a fence), so that every
+    /// entry in the ring has a signalled one at or after it.
+    tail_signalled: bool,
+    fence_busy: bool,
+}
+
+impl RingState {
+    fn capacity(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether a send may go in, and signalled or not.
+    fn admit(&mut self, signal: Signal) -> Option<bool> {
+        if self.len == self.capacity() {
+            return None;
+        }
+        // Signal when the interval is up, when the ring is nearly full (so
+        // it always empties), and when nothing else is outstanding (a lone
+        // send would otherwise wait for a later one or a fence).
+        let signalled = signal == Signal::Always
+            || self.len == 0
+            || self.since_signal + 1 >= self.interval
+            || self.len + 1 >= self.capacity() / 2;
+        Some(signalled)
+    }
+
+    fn push(&mut self, head: NonNull<WrHead>, kind: EntryKind, signalled: bool) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let at = (self.front + self.len) % self.capacity();
+        self.entries[at] = Some(Entry { head, seq, kind });
+        self.len += 1;
+        if signalled {
+            self.since_signal = 0;
+        } else {
+            self.since_signal += 1;
+        }
+        self.tail_signalled = signalled;
+        seq
+    }
+
+    /// Undoes the last `push` (its post failed; the lock was held).
+    fn pop_back(&mut self, signalled: bool) {
+        self.len -= 1;
+        let at = (self.front + self.len) % self.capacity();
+        self.entries[at] = None;
+        self.next_seq -= 1;
+        if !signalled {
+            self.since_signal = self.since_signal.saturating_sub(1);
+        }
+        // Conservative: a kick re-checks.
+        self.tail_signalled = false;
+    }
+
+    fn mark_back_partial(&mut self) {
+        let at = (self.front + self.len - 1) % self.capacity();
+        if let Some(entry) = self.entries[at].as_mut() {
+            entry.kind = EntryKind::Partial;
+        }
+        self.tail_signalled = false;
+    }
+
+    fn pop_front(&mut self) -> Option<Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let entry = self.entries[self.front].take();
+        self.front = (self.front + 1) % self.capacity();
+        self.len -= 1;
+        if self.len == 0 {
+            self.tail_signalled = true;
+        }
+        entry
+    }
+
+    fn front_seq(&self) -> u64 {
+        self.next_seq - self.len as u64
+    }
+}
+
+/// The send ring of a QP: every send context posted on it, in posting
+/// order, until it is handed back.
+///
+/// Sends posted [`Signal::Batched`] are mostly unsignalled: the device
+/// reports them only if they fail (or are flushed). Send completions of a
+/// QP come in posting order, so a signalled send's completion proves that
+/// every send posted before it is done; its arrival hands back, oldest
+/// first, every context before it (as successful), then its own. An error
+/// or flush completion of any send (signalled or not: the device reports
+/// every failed one) does the same, with its own status for itself. When
+/// the QP is closed, after `ib_drain_qp`, whatever is left (done, with no
+/// completion to tell) is handed back as successful, a partly posted
+/// chain's context as flushed. So every context comes back exactly once,
+/// in posting order, and none after the QP is gone.
+///
+/// # Invariants
+///
+/// `qp` is the live QP whose sends go through `state` (held across
+/// `ib_post_send`, so the ring order is the send queue's order); each
+/// entry points at the head of a leaked `KBox<Wr<_>>` (or at `fence`) whose
+/// `ring` is this ring, until popped; the ring outlives its entries (the QP
+/// is closed, and the ring emptied, before it is dropped).
+#[pin_data]
+pub(crate) struct SendRing {
+    qp: NonNull<bindings::ib_qp>,
+    #[pin]
+    state: SpinLockBh<RingState>,
+    /// The fence's completion entry (`kick`); only its address is used.
+    fence: WrHead,
+}
+
+// SAFETY: The QP pointer is only used to post, which is thread-safe; the
+// state is locked; `fence` is written only at creation.
+unsafe impl Send for SendRing {}
+// SAFETY: As above.
+unsafe impl Sync for SendRing {}
+
+impl SendRing {
+    /// A ring for `qp` with room for `capacity` contexts (at least twice
+    /// the send queue, so that the sends in the queue and those done since
+    /// the last signalled one always fit).
+    pub(crate) fn new(
+        qp: NonNull<bindings::ib_qp>,
+        capacity: usize,
+        interval: u32,
+    ) -> Result<Pin<KBox<Self>>> {
+        let capacity = capacity.max(4);
+        let mut entries = KVVec::with_capacity(capacity, GFP_KERNEL)?;
+        for _ in 0..capacity {
+            entries.push(None, GFP_KERNEL)?;
+        }
+        let ring = KBox::pin_init(
+            pin_init!(SendRing {
+                qp,
+                state <- new_spinlock_bh!(
+                    RingState {
+                        entries,
+                        front: 0,
+                        len: 0,
+                        next_seq: 1,
+                        since_signal: 0,
+                        interval: interval.max(1),
+                        tail_signalled: true,
+                        fence_busy: false,
+                    },
+                    "SendRing::state"
+                ),
+                fence: WrHead {
+                    cqe: bindings::ib_cqe {
+                        done: Some(fence_done),
+                    },
+                    ring: AtomicPtr::new(core::ptr::null_mut()),
+                    seq: 0,
+                },
+            }),
+            GFP_KERNEL,
+        )?;
+        // The fence's ring pointer is constant: its own ring.
+        let this: *const SendRing = &*ring;
+        ring.fence.ring.store(this.cast_mut(), Ordering::Release);
+        Ok(ring)
+    }
+
+    /// Sets the signalling interval of batched sends (at least 1; at most
+    /// half the ring).
+    pub(crate) fn set_interval(&self, interval: u32) {
+        let mut state = self.state.lock();
+        let most = (state.capacity() / 2).max(1) as u32;
+        state.interval = interval.clamp(1, most);
+    }
+
+    /// Contexts posted and not yet handed back.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.state.lock().len
+    }
+
+    /// Makes sure every context in the ring will come back: if the newest
+    /// send is unsignalled, posts a signalled empty RDMA WRITE (the fence)
+    /// behind it. A zero-length RDMA WRITE needs no rkey (IBTA C9-88) and
+    /// gives the peer no completion. The caller holds a posting reference.
+    ///
+    /// # Safety
+    ///
+    /// The QP is live for the call.
+    pub(crate) unsafe fn kick(&self) -> Result {
+        let mut state = self.state.lock();
+        if state.len == 0
+            || state.tail_signalled
+            || state.fence_busy
+            || state.len == state.capacity()
+        {
+            return Ok(());
+        }
+        let head = NonNull::from(&self.fence);
+        state.push(head, EntryKind::Fence, true);
+        state.fence_busy = true;
+        let mut wr = bindings::ib_rdma_wr {
+            wr: bindings::ib_send_wr {
+                opcode: bindings::ib_wr_opcode_IB_WR_RDMA_WRITE,
+                send_flags: bindings::ib_send_flags_IB_SEND_SIGNALED as i32,
+                ..Default::default()
+            },
+            remote_addr: 0,
+            rkey: 0,
+        };
+        wr.wr.__bindgen_anon_1.wr_cqe = core::ptr::from_ref(&self.fence.cqe).cast_mut();
+        let mut bad: *const bindings::ib_send_wr = core::ptr::null();
+        // SAFETY: The QP is live (caller); the request is valid for the
+        // call and has no memory.
+        let rc = unsafe { bindings::ib_post_send(self.qp.as_ptr(), &wr.wr, &mut bad) };
+        if rc != 0 {
+            state.pop_back(true);
+            state.fence_busy = false;
+            return Err(Error::from_errno(rc));
+        }
+        Ok(())
+    }
+
+    /// Hands back, oldest first, every entry before `me` (done: a later
+    /// send completed), then takes `me` out. Returns false if `me` was no
+    /// longer in the ring (a concurrent release handed it back already).
+    ///
+    /// # Safety
+    ///
+    /// `me` is the head of an entry pushed into this ring; called from a
+    /// completion of this ring's QP with `cq` and `wc` of that completion.
+    unsafe fn release_through(
+        &self,
+        me: *mut WrHead,
+        cq: *mut bindings::ib_cq,
+        wc: &bindings::ib_wc,
+    ) -> bool {
+        // SAFETY: `me` is live until taken out of the ring (by us below).
+        let my_seq = unsafe { (*me).seq };
+        loop {
+            let entry = {
+                let mut state = self.state.lock();
+                if state.len == 0 || state.front_seq() > my_seq {
+                    return false;
+                }
+                state.pop_front()
+            };
+            let Some(entry) = entry else {
+                return false;
+            };
+            if entry.seq == my_seq {
+                // SAFETY: `me` is live; it is ours now.
+                unsafe { (*me).ring.store(core::ptr::null_mut(), Ordering::Release) };
+                return true;
+            }
+            // SAFETY: A popped entry is ours to hand back; `wc.qp` is its QP.
+            unsafe { self.hand_back(entry, cq, wc.qp, bindings::ib_wc_status_IB_WC_SUCCESS) };
+        }
+    }
+
+    /// Hands a popped entry back to its driver with a completion made up
+    /// for it (`status`; `Partial` entries always as flushed).
+    ///
+    /// # Safety
+    ///
+    /// `entry` was popped from this ring (so it is ours alone).
+    unsafe fn hand_back(
+        &self,
+        entry: Entry,
+        cq: *mut bindings::ib_cq,
+        qp: *mut bindings::ib_qp,
+        status: u32,
+    ) {
+        match entry.kind {
+            EntryKind::Fence => {
+                self.state.lock().fence_busy = false;
+            }
+            EntryKind::Context | EntryKind::Partial => {
+                let status = if entry.kind == EntryKind::Partial {
+                    bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+                } else {
+                    status
+                };
+                let head = entry.head.as_ptr();
+                // SAFETY: The entry's head is live (a leaked context) and
+                // out of the ring: no completion of its own is still to
+                // come (one that is would be before the completion that
+                // released it, and completions come in posting order).
+                unsafe { (*head).ring.store(core::ptr::null_mut(), Ordering::Release) };
+                let mut wc = bindings::ib_wc::default();
+                // SAFETY: As above; only the address is taken.
+                wc.__bindgen_anon_1.wr_cqe = unsafe { core::ptr::addr_of_mut!((*head).cqe) };
+                wc.status = status;
+                wc.opcode = bindings::ib_wc_opcode_IB_WC_SEND;
+                wc.qp = qp;
+                wc.vendor_err = HANDED_BACK;
+                // SAFETY: The head's `done` is `done::<T>` of its context
+                // type, which takes the context back from this completion.
+                if let Some(done) = unsafe { (*head).cqe.done } {
+                    // SAFETY: As above; `wc` is valid for the call.
+                    unsafe { done(cq, &mut wc) };
+                }
+            }
+        }
+    }
+
+    /// After the QP is drained (no completion of it is still to come):
+    /// hands back whatever is left. Process context.
+    ///
+    /// # Safety
+    ///
+    /// The QP is drained and takes no more posts.
+    pub(crate) unsafe fn release_all(&self, cq: *mut bindings::ib_cq) {
+        loop {
+            let entry = self.state.lock().pop_front();
+            let Some(entry) = entry else {
+                return;
+            };
+            // SAFETY: Popped; the QP is drained (caller).
+            unsafe {
+                self.hand_back(
+                    entry,
+                    cq,
+                    self.qp.as_ptr(),
+                    bindings::ib_wc_status_IB_WC_SUCCESS,
+                )
+            };
+        }
+    }
+}
+
+/// The completion entry of a ring's fence.
+///
+/// # Safety
+///
+/// Called by the CQ for a fence posted by [`SendRing::kick`].
+unsafe extern "C" fn fence_done(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: The completion is valid for the call.
+    let raw_wc = unsafe { &*wc };
+    // SAFETY: `wr_cqe` is the fence head of a live ring.
+    let head = unsafe { raw_wc.__bindgen_anon_1.wr_cqe.cast::<WrHead>() };
+    // SAFETY: The fence's ring pointer is constant and the ring live.
+    let ring = unsafe { &*(*head).ring.load(Ordering::Acquire) };
+    // SAFETY: The fence is in the ring (posted by `kick`).
+    if unsafe { ring.release_through(head, cq, raw_wc) } {
+        ring.state.lock().fence_busy = false;
+        // The fence's head keeps its ring pointer (`release_through`
+        // cleared it): restore it.
+        ring.fence
+            .ring
+            .store(core::ptr::from_ref(ring).cast_mut(), Ordering::Release);
+    }
+    if raw_wc.status != bindings::ib_wc_status_IB_WC_SUCCESS
+        && raw_wc.status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+    {
+        pr_debug!(
+            "send ring fence failed: {}\n",
+            wc_status_text(raw_wc.status)
+        );
+    }
 }
 
 /// Posts a receive on `qp`.
@@ -673,7 +1161,7 @@ where
         next: core::ptr::null_mut(),
         __bindgen_anon_1: bindings::ib_recv_wr__bindgen_ty_1 {
             // SAFETY: `wr` is valid.
-            wr_cqe: unsafe { &mut (*wr).cqe },
+            wr_cqe: unsafe { &mut (*wr).head.cqe },
         },
         sg_list: if count > 0 {
             sges.sges.sges.as_mut_ptr()
