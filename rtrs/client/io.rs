@@ -712,7 +712,7 @@ pub(crate) fn post_recv_path(conns: &Arc<Conns>) -> Result {
     Ok(())
 }
 
-fn repost(ctx: KBox<Wr<RecvCtx>>, extra: bool) {
+fn repost(ctx: KBox<Wr<RecvCtx>>) {
     let conns = ctx.conns.clone();
     let cid = ctx.cid;
     let Some(qp) = conns.qps.get(cid).cloned() else {
@@ -722,23 +722,6 @@ fn repost(ctx: KBox<Wr<RecvCtx>>, extra: bool) {
         if !qp.is_closed() {
             pr_err!("rtrs client: receive not re-posted: {:?}\n", e);
             conns.path.error_recovery();
-        }
-        return;
-    }
-    if extra {
-        // The SEND_WITH_INV before an IO_RSP_W_INV consumed a receive of
-        // its own (`rtrs_post_recv_empty_x2()`).
-        if let Ok(ctx) = Wr::new(
-            RecvCtx {
-                conns: conns.clone(),
-                cid,
-                buf: None,
-            },
-            GFP_ATOMIC,
-        ) {
-            if post_recv(&qp, ctx).is_err() && !qp.is_closed() {
-                conns.path.error_recovery();
-            }
         }
     }
 }
@@ -760,20 +743,19 @@ impl Completion for RecvCtx {
         if let Some(inv) = PeerInvalidation::from_wc(wc) {
             // SEND_WITH_INV: the IO_RSP_W_INV that follows claims it.
             conns.stash_invalidation(cid, inv);
-            // Without NEW_RKEY_F the IO_RSP_W_INV that follows re-posts
-            // two (`rtrs_post_recv_empty_x2()`); with it, the IU goes back.
-            if conns.params.new_rkey {
-                repost(ctx, false);
-            }
+            // The receive goes back at once. (Upstream re-posts two at the
+            // IO_RSP_W_INV instead, `rtrs_post_recv_empty_x2()`; the count
+            // is the same, without freeing and allocating one per read.)
+            repost(ctx);
             return;
         }
         let Some(imm) = wc.imm_data() else {
-            repost(ctx, false);
+            repost(ctx);
             return;
         };
         let Ok(imm) = Imm::decode(imm) else {
             pr_warn!("rtrs client: unknown IMM type {:#x}\n", imm);
-            repost(ctx, false);
+            repost(ctx);
             return;
         };
         match imm {
@@ -797,23 +779,23 @@ impl Completion for RecvCtx {
                         path.error_recovery();
                         return;
                     }
-                    repost(ctx, false);
+                    repost(ctx);
                 } else {
-                    repost(ctx, w_inv);
+                    repost(ctx);
                     conns.io_rsp(cid, msg_id, errno, w_inv);
                 }
             }
             Imm::HbMsg => {
-                repost(ctx, false);
+                repost(ctx);
                 path.send_hb(Imm::HbAck);
             }
             Imm::HbAck => {
-                repost(ctx, false);
+                repost(ctx);
                 path.hb_ack();
             }
             Imm::IoReq { .. } => {
                 pr_warn!("rtrs client: unexpected IO_REQ immediate\n");
-                repost(ctx, false);
+                repost(ctx);
             }
         }
     }
