@@ -782,9 +782,19 @@ impl RingState {
         self.entries.len()
     }
 
+    /// The slot `offset` entries after the oldest (no panic path: the
+    /// capacity is never zero, see `SendRing::new`).
+    fn slot(&mut self, offset: usize) -> Option<&mut Option<Entry>> {
+        let at = self
+            .front
+            .wrapping_add(offset)
+            .checked_rem(self.capacity())?;
+        self.entries.get_mut(at)
+    }
+
     /// Whether a send may go in, and signalled or not.
     fn admit(&mut self, signal: Signal) -> Option<bool> {
-        if self.len == self.capacity() {
+        if self.len >= self.capacity() {
             return None;
         }
         // Signal when the interval is up, when the ring is nearly full (so
@@ -792,21 +802,23 @@ impl RingState {
         // send would otherwise wait for a later one or a fence).
         let signalled = signal == Signal::Always
             || self.len == 0
-            || self.since_signal + 1 >= self.interval
+            || self.since_signal.saturating_add(1) >= self.interval
             || self.len + 1 >= self.capacity() / 2;
         Some(signalled)
     }
 
     fn push(&mut self, head: NonNull<WrHead>, kind: EntryKind, signalled: bool) -> u64 {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        let at = (self.front + self.len) % self.capacity();
-        self.entries[at] = Some(Entry { head, seq, kind });
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let len = self.len;
+        if let Some(slot) = self.slot(len) {
+            *slot = Some(Entry { head, seq, kind });
+        }
         self.len += 1;
         if signalled {
             self.since_signal = 0;
         } else {
-            self.since_signal += 1;
+            self.since_signal = self.since_signal.saturating_add(1);
         }
         self.tail_signalled = signalled;
         seq
@@ -814,10 +826,12 @@ impl RingState {
 
     /// Undoes the last `push` (its post failed; the lock was held).
     fn pop_back(&mut self, signalled: bool) {
-        self.len -= 1;
-        let at = (self.front + self.len) % self.capacity();
-        self.entries[at] = None;
-        self.next_seq -= 1;
+        self.len = self.len.saturating_sub(1);
+        let len = self.len;
+        if let Some(slot) = self.slot(len) {
+            *slot = None;
+        }
+        self.next_seq = self.next_seq.wrapping_sub(1);
         if !signalled {
             self.since_signal = self.since_signal.saturating_sub(1);
         }
@@ -826,8 +840,8 @@ impl RingState {
     }
 
     fn mark_back_partial(&mut self) {
-        let at = (self.front + self.len - 1) % self.capacity();
-        if let Some(entry) = self.entries[at].as_mut() {
+        let last = self.len.saturating_sub(1);
+        if let Some(Some(entry)) = self.slot(last) {
             entry.kind = EntryKind::Partial;
         }
         self.tail_signalled = false;
@@ -837,8 +851,12 @@ impl RingState {
         if self.len == 0 {
             return None;
         }
-        let entry = self.entries[self.front].take();
-        self.front = (self.front + 1) % self.capacity();
+        let entry = self.slot(0).and_then(|slot| slot.take());
+        self.front = self
+            .front
+            .wrapping_add(1)
+            .checked_rem(self.capacity())
+            .unwrap_or(0);
         self.len -= 1;
         if self.len == 0 {
             self.tail_signalled = true;
@@ -847,7 +865,7 @@ impl RingState {
     }
 
     fn front_seq(&self) -> u64 {
-        self.next_seq - self.len as u64
+        self.next_seq.wrapping_sub(self.len as u64)
     }
 }
 
