@@ -57,7 +57,7 @@ ping_burst() {
     posted=$(burst_field posted "$result")
     back=$(burst_field back "$result")
     ((posted == back)) || fail "burst $*: $back of $posted contexts back: '$result'"
-    log "burst $*: $result"
+    log "burst $*: $result" >&2
     echo "$result"
 }
 

@@ -31,6 +31,7 @@ ping_server_expect 11 11 13 0
 # Batched sends (kernel_ext send ring): 200 RDMA WRITEs, mostly
 # unsignalled, every context back once, in order, most of them handed
 # back by a later signalled completion; the connection still works.
+ping_connect "$me"
 r=$(ping_burst 200 0)
 [[ $(burst_field success "$r") == 200 && $(burst_field error "$r") == 0 ]] || fail "clean burst: '$r'"
 (($(burst_field handed_back "$r") > 100)) || fail "clean burst: too few sends were unsignalled: '$r'"

@@ -146,7 +146,9 @@ unsafe extern "C" fn done<T: Completion>(cq: *mut bindings::ib_cq, wc: *mut bind
         // ours (only possible while a direct CQ is drained and polled at
         // once), that release completed it.
         // SAFETY: A ring outlives the contexts in it (`SendRing`).
-        if !unsafe { (*ring).release_through(head, cq, raw_wc) } {
+        // SAFETY: `head` is live (above); its `seq` was set by the post.
+        let seq = unsafe { (*head).seq };
+        if !unsafe { (*ring).release_through(head, seq, cq, raw_wc) } {
             return;
         }
     }
@@ -775,6 +777,8 @@ struct RingState {
     /// entry in the ring has a signalled one at or after it.
     tail_signalled: bool,
     fence_busy: bool,
+    /// The fence's sequence number while it is posted.
+    fence_seq: u64,
 }
 
 impl RingState {
@@ -933,6 +937,7 @@ impl SendRing {
                         interval: interval.max(1),
                         tail_signalled: true,
                         fence_busy: false,
+                        fence_seq: 0,
                     },
                     "SendRing::state"
                 ),
@@ -983,7 +988,7 @@ impl SendRing {
             return Ok(());
         }
         let head = NonNull::from(&self.fence);
-        state.push(head, EntryKind::Fence, true);
+        state.fence_seq = state.push(head, EntryKind::Fence, true);
         state.fence_busy = true;
         let mut wr = bindings::ib_rdma_wr {
             wr: bindings::ib_send_wr {
@@ -1018,11 +1023,10 @@ impl SendRing {
     unsafe fn release_through(
         &self,
         me: *mut WrHead,
+        my_seq: u64,
         cq: *mut bindings::ib_cq,
         wc: &bindings::ib_wc,
     ) -> bool {
-        // SAFETY: `me` is live until taken out of the ring (by us below).
-        let my_seq = unsafe { (*me).seq };
         loop {
             let entry = {
                 let mut state = self.state.lock();
@@ -1127,8 +1131,9 @@ unsafe extern "C" fn fence_done(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
     let head = unsafe { raw_wc.__bindgen_anon_1.wr_cqe.cast::<WrHead>() };
     // SAFETY: The fence's ring pointer is constant and the ring live.
     let ring = unsafe { &*(*head).ring.load(Ordering::Acquire) };
+    let seq = ring.state.lock().fence_seq;
     // SAFETY: The fence is in the ring (posted by `kick`).
-    if unsafe { ring.release_through(head, cq, raw_wc) } {
+    if unsafe { ring.release_through(head, seq, cq, raw_wc) } {
         ring.state.lock().fence_busy = false;
         // The fence's head keeps its ring pointer (`release_through`
         // cleared it): restore it.
