@@ -422,6 +422,11 @@ impl CltPath {
             GFP_KERNEL,
         )?;
         let id = CmId::new(&self.cm, handler)?;
+        // Allow the port to be reused, as upstream's `create_cm()`.
+        id.as_ref().set_reuseaddr().map_err(|e| {
+            pr_err!("rtrs client: set address reuse failed: {:?}\n", e);
+            e
+        })?;
         id.as_ref()
             .resolve_addr(self.src.as_ref(), &self.dst, CONNECT_TIMEOUT_MS)
             .map_err(|e| {

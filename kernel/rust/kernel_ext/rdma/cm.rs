@@ -572,6 +572,13 @@ impl CmIdRef<'_> {
         to_result(unsafe { bindings::rdma_disconnect(self.as_raw()) })
     }
 
+    /// Lets the id bind a local port that another id still holds
+    /// (`rdma_set_reuseaddr(id, 1)`), before the address is resolved.
+    pub fn set_reuseaddr(&self) -> Result {
+        // SAFETY: The id is live.
+        to_result(unsafe { bindings::rdma_set_reuseaddr(self.as_raw(), 1) })
+    }
+
     /// The RDMA device the id is bound to (after address resolution, or
     /// for a connect request's id).
     pub fn device(&self) -> Option<DeviceRef<'_>> {
