@@ -1,14 +1,20 @@
-//! benchreport: reads what the bench scenarios left in a vmrun log
-//! directory (`<scenario>/shared/bench/`) and writes one JSON document and
-//! one markdown table.
+//! benchreport: reads what the bench runs left in a vmrun log directory
+//! (one `<scenario>/shared/bench/` per (round, pair) run, see
+//! tools/bench/lib.sh) and writes one JSON document and one markdown
+//! report: per job, metric and pair the median and range over rounds; the
+//! Rust/C ratios computed per round; always_invalidate Y against N; the
+//! runs' overheads; and, when the runs were profiled, profile.md beside
+//! the markdown.
 //!
 //! usage: benchreport LOG_DIR OUT.json OUT.md [--title TEXT] [--note TEXT]...
-//!        [--pair SETUP=LABEL [--not-run SETUP=REASON]]...
+//!        [--pair PAIR=LABEL [--not-run PAIR=REASON]]...
 //!
-//! With `--pair`, the fio results of those setups (one per pair of client
-//! and server implementations) are also laid out side by side, a column
-//! per pair in the order given; a pair marked `--not-run` gets a column
-//! saying so.
+//! PAIR is `<client>-<server>` (`c-c`, `rust-c`, ...). Pairs are laid out
+//! in the order given; a pair marked `--not-run` gets a column saying so.
+
+mod profile;
+mod report;
+mod stats;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -23,16 +29,18 @@ const GIB: f64 = (1u64 << 30) as f64;
 
 /// One fio job's result.
 #[derive(Debug, Default, Clone, PartialEq)]
-struct FioResult {
-    iops: f64,
-    mb_per_s: f64,
-    p50_us: f64,
-    p99_us: f64,
-    bytes: u64,
+pub struct FioResult {
+    pub iops: f64,
+    pub mb_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub bytes: u64,
+    pub ios: u64,
 }
 
-/// Parses fio's `--output-format=json` for a single-job run. Reads and
-/// writes are summed; latency comes from whichever direction moved more.
+/// Parses fio's `--output-format=json` of one job (or one group with
+/// `--group_reporting`). Reads and writes are summed; latency comes from
+/// whichever direction moved more.
 fn parse_fio(text: &str) -> Result<FioResult, String> {
     let doc: Value = serde_json::from_str(text).map_err(|e| format!("fio json: {e}"))?;
     let job = doc["jobs"].get(0).ok_or("fio json: no jobs")?;
@@ -47,6 +55,7 @@ fn parse_fio(text: &str) -> Result<FioResult, String> {
         result.iops += side["iops"].as_f64().unwrap_or(0.0);
         result.mb_per_s += side["bw_bytes"].as_f64().unwrap_or(0.0) / 1e6;
         result.bytes += bytes;
+        result.ios += side["total_ios"].as_u64().unwrap_or(0);
         if bytes > 0 && busiest.is_none_or(|b| b["io_bytes"].as_u64().unwrap_or(0) < bytes) {
             busiest = Some(side);
         }
@@ -109,27 +118,115 @@ fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn cpu_seconds(path: &Path) -> Result<Option<f64>, String> {
+/// A file holding one number (jiffies, seconds), if it exists.
+fn read_number(path: &Path) -> Result<Option<f64>, String> {
     if !path.exists() {
         return Ok(None);
     }
     let text = read(path)?;
-    let jiffies: f64 = text
-        .trim()
+    text.trim()
         .parse()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(Some(jiffies / USER_HZ))
+        .map(Some)
+        .map_err(|e| format!("{}: '{}': {e}", path.display(), text.trim()))
 }
 
-/// Collects one setup (a bench scenario's output directory).
-fn collect_setup(name: &str, dir: &Path) -> Result<Value, String> {
+/// `KEY=VALUE` or `KEY="VALUE"` lines (bench.env).
+fn parse_env(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// One fio job of one phase of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResult {
+    pub job: String,
+    pub fio: FioResult,
+    pub client_cpu_s_per_gib: Option<f64>,
+    pub server_cpu_s_per_gib: Option<f64>,
+    pub seconds: Option<f64>,
+    pub profile: Option<Value>,
+}
+
+impl JobResult {
+    /// A metric by its key (`report::METRICS`, plus `total_cpu_s_per_gib`).
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        match key {
+            "iops" => Some(self.fio.iops),
+            "mb_per_s" => Some(self.fio.mb_per_s),
+            "p50_us" => Some(self.fio.p50_us),
+            "p99_us" => Some(self.fio.p99_us),
+            "client_cpu_s_per_gib" => self.client_cpu_s_per_gib,
+            "server_cpu_s_per_gib" => self.server_cpu_s_per_gib,
+            "total_cpu_s_per_gib" => Some(self.client_cpu_s_per_gib? + self.server_cpu_s_per_gib?),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    /// The server's always_invalidate as the guest read it.
+    pub always_invalidate: Option<String>,
+    pub map_seconds: Option<f64>,
+    pub unmap_seconds: Option<f64>,
+    pub jobs: Vec<JobResult>,
+}
+
+/// One (round, pair) run: one scenario of the vmrun.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub scenario: String,
+    pub round: u32,
+    pub position: u32,
+    pub pair: String,
+    /// The scenario ended as expected (vmrun's results.json).
+    pub ok: bool,
+    /// Its wall time, boot to power-off (results.json).
+    pub seconds: Option<f64>,
+    pub link: serde_json::Map<String, Value>,
+    pub phases: Vec<Phase>,
+}
+
+impl Run {
+    pub fn phase(&self, name: &str) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    pub fn job(&self, phase: &str, job: &str) -> Option<&JobResult> {
+        self.phase(phase)?.jobs.iter().find(|j| j.job == job)
+    }
+
+    /// Wall time not spent in fio: boot, module loads, map, unmap,
+    /// shutdown (and perftest in the first run).
+    pub fn overhead_seconds(&self) -> Option<f64> {
+        let fio: Option<f64> = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.jobs)
+            .map(|j| j.seconds)
+            .sum();
+        Some(self.seconds? - fio?)
+    }
+}
+
+fn collect_link(dir: &Path) -> Result<serde_json::Map<String, Value>, String> {
     let mut link = serde_json::Map::new();
     for kind in ["write_lat", "write_bw"] {
         let path = dir.join(format!("{kind}.txt"));
         if !path.exists() {
             continue;
         }
-        match parse_perftest(&read(&path)?)? {
+        match parse_perftest(&read(&path)?).map_err(|e| format!("{}: {e}", path.display()))? {
             Perftest::Latency { typical_us, p99_us } => {
                 link.insert("ib_write_lat_typical_us".into(), json!(typical_us));
                 link.insert("ib_write_lat_p99_us".into(), json!(p99_us));
@@ -139,197 +236,204 @@ fn collect_setup(name: &str, dir: &Path) -> Result<Value, String> {
             }
         }
     }
-    // Files are <setup>.<job>.fio.json; keep the order the jobs ran in.
-    let mut jobs = BTreeMap::new();
-    for entry in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let file = entry.map_err(|e| e.to_string())?.file_name();
-        let file = file.to_string_lossy();
-        let Some(job) = file
-            .strip_suffix(".fio.json")
-            .and_then(|s| s.strip_prefix(&format!("{name}.")))
-        else {
+    Ok(link)
+}
+
+/// One phase directory: the jobs of `order` that left a fio JSON.
+fn collect_phase(name: &str, dir: &Path, order: &[String]) -> Result<Phase, String> {
+    let mut jobs = Vec::new();
+    for job in order {
+        let path = dir.join(format!("{job}.fio.json"));
+        if !path.exists() {
             continue;
-        };
-        let path = dir.join(&*file);
-        let modified = fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .map_err(|e| e.to_string())?;
+        }
         let fio = parse_fio(&read(&path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-        let gib = fio.bytes as f64 / GIB;
-        let per_gib = |cpu: Option<f64>| cpu.filter(|_| gib > 0.0).map(|s| s / gib);
-        let client_cpu = cpu_seconds(&dir.join(format!("{name}.{job}.cpu-client")))?;
-        let server_cpu = cpu_seconds(&dir.join(format!("{name}.{job}.cpu-server")))?;
-        jobs.insert(
-            (modified, job.to_string()),
-            json!({
-                "job": job,
-                "iops": fio.iops,
-                "mb_per_s": fio.mb_per_s,
-                "p50_us": fio.p50_us,
-                "p99_us": fio.p99_us,
-                "bytes": fio.bytes,
-                "client_cpu_s_per_gib": per_gib(client_cpu),
-                "server_cpu_s_per_gib": per_gib(server_cpu),
-            }),
-        );
+        // CPU per GiB: the CPU the hooks' window saw over the bytes the
+        // device moved in it (fio's own count leaves the ramp out).
+        let window = read_number(&dir.join(format!("{job}.window-bytes")))?;
+        let gib = window.unwrap_or(fio.bytes as f64) / GIB;
+        let per_gib = |file: &str| -> Result<Option<f64>, String> {
+            Ok(read_number(&dir.join(format!("{job}.{file}")))?
+                .filter(|_| gib > 0.0)
+                .map(|jiffies| jiffies / USER_HZ / gib))
+        };
+        let profile = if dir.join(format!("{job}.profile")).is_dir() {
+            Some(profile::collect(dir, job)?)
+        } else {
+            None
+        };
+        jobs.push(JobResult {
+            job: job.clone(),
+            client_cpu_s_per_gib: per_gib("cpu-client")?,
+            server_cpu_s_per_gib: per_gib("cpu-server")?,
+            seconds: read_number(&dir.join(format!("{job}.seconds")))?,
+            fio,
+            profile,
+        });
     }
-    Ok(json!({
-        "setup": name,
-        "link": link,
-        "jobs": jobs.into_values().collect::<Vec<_>>(),
+    let ai = dir.join("always_invalidate");
+    Ok(Phase {
+        name: name.to_string(),
+        always_invalidate: if ai.exists() {
+            Some(read(&ai)?.trim().to_string())
+        } else {
+            None
+        },
+        map_seconds: read_number(&dir.join("map.seconds"))?,
+        unmap_seconds: read_number(&dir.join("unmap.seconds"))?,
+        jobs,
+    })
+}
+
+/// One run's `shared/bench` directory (its bench.env says which run).
+fn collect_run(
+    scenario: &str,
+    dir: &Path,
+    result: Option<&(bool, f64)>,
+) -> Result<Option<Run>, String> {
+    let env_path = dir.join("bench.env");
+    if !env_path.exists() {
+        return Ok(None);
+    }
+    let env = parse_env(&read(&env_path)?);
+    let number = |key: &str| -> Result<u32, String> {
+        env.get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{}: no number {key}", env_path.display()))
+    };
+    let words = |key: &str| -> Vec<String> {
+        env.get(key)
+            .map(|v| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let mut phases = Vec::new();
+    for (name, order) in [
+        ("main", words("BENCH_JOBS")),
+        ("ai-n", words("BENCH_AI_JOBS")),
+    ] {
+        let pdir = dir.join(name);
+        if pdir.is_dir() {
+            phases.push(collect_phase(name, &pdir, &order)?);
+        }
+    }
+    Ok(Some(Run {
+        scenario: scenario.to_string(),
+        round: number("BENCH_ROUND")?,
+        position: number("BENCH_POSITION")?,
+        pair: env
+            .get("BENCH_PAIR")
+            .cloned()
+            .ok_or_else(|| format!("{}: no BENCH_PAIR", env_path.display()))?,
+        // Without vmrun's verdict (results.json missing) the run counts.
+        ok: result.is_none_or(|r| r.0),
+        seconds: result.map(|r| r.1),
+        link: collect_link(dir)?,
+        phases,
     }))
 }
 
-fn fmt_num(v: &Value, decimals: usize) -> String {
-    v.as_f64()
-        .map_or_else(|| "-".to_string(), |f| format!("{f:.decimals$}"))
-}
-
-fn markdown(doc: &Value) -> String {
-    let mut md = String::new();
-    md.push_str(&format!(
-        "## {}\n\n",
-        doc["title"].as_str().unwrap_or("Benchmark")
-    ));
-    for note in doc["notes"].as_array().into_iter().flatten() {
-        md.push_str(&format!("- {}\n", note.as_str().unwrap_or_default()));
+/// vmrun's results.json: per scenario, whether it ended as expected and
+/// its wall time.
+fn read_results(path: &Path) -> Result<BTreeMap<String, (bool, f64)>, String> {
+    if !path.exists() {
+        return Ok(BTreeMap::new());
     }
-    md.push_str("\n### Link limit (perftest over rdma_cm on rxe)\n\n");
-    md.push_str("| setup | ib_write_lat 2 B typical (us) | ib_write_lat p99 (us) | ib_write_bw 128 KiB (MB/s) |\n");
-    md.push_str("|---|---:|---:|---:|\n");
-    for setup in doc["setups"].as_array().into_iter().flatten() {
-        let link = &setup["link"];
-        md.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            setup["setup"].as_str().unwrap_or("?"),
-            fmt_num(&link["ib_write_lat_typical_us"], 1),
-            fmt_num(&link["ib_write_lat_p99_us"], 1),
-            fmt_num(&link["ib_write_bw_mb_per_s"], 2),
-        ));
-    }
-    let pairs: Vec<&Value> = doc["pairs"].as_array().into_iter().flatten().collect();
-    if !pairs.is_empty() {
-        md.push_str(&pairs_table(doc, &pairs));
-    }
-    md.push_str("\n### fio on /dev/rnbd0 (brd backing)\n\n");
-    md.push_str("| setup | modules | job | IOPS | MB/s | p50 (us) | p99 (us) | client CPU s/GiB | server CPU s/GiB |\n");
-    md.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|\n");
-    for setup in doc["setups"].as_array().into_iter().flatten() {
-        for job in setup["jobs"].as_array().into_iter().flatten() {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                setup["setup"].as_str().unwrap_or("?"),
-                setup_modules(doc, setup["setup"].as_str().unwrap_or("?")),
-                job["job"].as_str().unwrap_or("?"),
-                fmt_num(&job["iops"], 0),
-                fmt_num(&job["mb_per_s"], 2),
-                fmt_num(&job["p50_us"], 0),
-                fmt_num(&job["p99_us"], 0),
-                fmt_num(&job["client_cpu_s_per_gib"], 1),
-                fmt_num(&job["server_cpu_s_per_gib"], 1),
-            ));
-        }
-    }
-    md
-}
-
-/// The modules column of a setup: its pair's label, else `--modules`.
-fn setup_modules(doc: &Value, setup: &str) -> String {
-    doc["pairs"]
+    let doc: Value =
+        serde_json::from_str(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(doc["scenarios"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|p| p["setup"].as_str() == Some(setup))
-        .and_then(|p| p["label"].as_str())
-        .unwrap_or(doc["modules"].as_str().unwrap_or("?"))
-        .to_string()
+        .filter_map(|s| {
+            Some((
+                s["scenario"].as_str()?.to_string(),
+                (s["ok"].as_bool()?, s["seconds"].as_f64()?),
+            ))
+        })
+        .collect())
 }
 
-/// One table, a column per pair: every job's IOPS, MB/s, latencies and
-/// CPU cost, or "not run".
-fn pairs_table(doc: &Value, pairs: &[&Value]) -> String {
-    let setups: Vec<Option<&Value>> = pairs
-        .iter()
-        .map(|p| {
-            doc["setups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|s| s["setup"] == p["setup"])
-        })
-        .collect();
-    let mut jobs: Vec<String> = Vec::new();
-    for s in setups.iter().flatten() {
-        for j in s["jobs"].as_array().into_iter().flatten() {
-            let name = j["job"].as_str().unwrap_or("?").to_string();
-            if !jobs.contains(&name) {
-                jobs.push(name);
+/// Every run under `log_dir`, in the order they ran.
+fn collect_runs(log_dir: &Path) -> Result<Vec<Run>, String> {
+    let results = read_results(&log_dir.join("results.json"))?;
+    let mut runs = Vec::new();
+    for entry in fs::read_dir(log_dir).map_err(|e| format!("{}: {e}", log_dir.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let dir = entry.path().join("shared/bench");
+        if !dir.is_dir() {
+            continue;
+        }
+        let scenario = entry.file_name().to_string_lossy().into_owned();
+        if let Some(run) = collect_run(&scenario, &dir, results.get(&scenario))? {
+            runs.push(run);
+        }
+    }
+    runs.sort_by_key(|r| (r.round, r.position));
+    Ok(runs)
+}
+
+/// A pair's column: its id, label and why it did not run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSpec {
+    pub pair: String,
+    pub label: String,
+    pub not_run: Option<String>,
+}
+
+#[derive(Debug)]
+struct Options {
+    title: String,
+    notes: Vec<String>,
+    pairs: Vec<PairSpec>,
+}
+
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options {
+        title: "rnbd-rs benchmark".to_string(),
+        notes: Vec::new(),
+        pairs: Vec::new(),
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or(format!("{flag} needs a value"))?.clone();
+        match flag.as_str() {
+            "--title" => opts.title = value,
+            "--note" => opts.notes.push(value),
+            "--pair" => {
+                let (pair, label) = value
+                    .split_once('=')
+                    .ok_or(format!("--pair {value}: want PAIR=LABEL"))?;
+                if opts.pairs.iter().any(|p| p.pair == pair) {
+                    return Err(format!("--pair {pair} given twice"));
+                }
+                opts.pairs.push(PairSpec {
+                    pair: pair.to_string(),
+                    label: label.to_string(),
+                    not_run: None,
+                });
             }
-        }
-    }
-    let mut md =
-        String::from("\n### fio per pair (client / server), cross-2vm\n\n| job | metric |");
-    for p in pairs {
-        md.push_str(&format!(" {} |", p["label"].as_str().unwrap_or("?")));
-    }
-    md.push_str("\n|---|---|");
-    md.push_str(&"---:|".repeat(pairs.len()));
-    md.push('\n');
-    let metrics = [
-        ("IOPS", "iops", 0),
-        ("MB/s", "mb_per_s", 2),
-        ("p50 (us)", "p50_us", 0),
-        ("p99 (us)", "p99_us", 0),
-        ("client CPU s/GiB", "client_cpu_s_per_gib", 1),
-        ("server CPU s/GiB", "server_cpu_s_per_gib", 1),
-    ];
-    for job in &jobs {
-        for (i, (title, key, decimals)) in metrics.iter().enumerate() {
-            md.push_str(&format!(
-                "| {} | {} |",
-                if i == 0 { job.as_str() } else { "" },
-                title
-            ));
-            for (p, s) in pairs.iter().zip(&setups) {
-                let cell = match s {
-                    Some(s) => s["jobs"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|j| j["job"].as_str() == Some(job.as_str()))
-                        .map_or("-".to_string(), |j| fmt_num(&j[*key], *decimals)),
-                    None => match p["not_run"].as_str() {
-                        Some(_) => "not run".to_string(),
-                        None => "-".to_string(),
-                    },
-                };
-                md.push_str(&format!(" {cell} |"));
+            "--not-run" => {
+                let (pair, reason) = value
+                    .split_once('=')
+                    .ok_or(format!("--not-run {value}: want PAIR=REASON"))?;
+                let spec = opts
+                    .pairs
+                    .iter_mut()
+                    .find(|p| p.pair == pair)
+                    .ok_or(format!("--not-run {pair}: no such --pair before it"))?;
+                spec.not_run = Some(reason.to_string());
             }
-            md.push('\n');
+            _ => return Err(format!("unknown option {flag}")),
         }
     }
-    let skipped: Vec<String> = pairs
-        .iter()
-        .filter_map(|p| {
-            p["not_run"]
-                .as_str()
-                .map(|r| format!("{}: not run ({r})", p["label"].as_str().unwrap_or("?")))
-        })
-        .collect();
-    if !skipped.is_empty() {
-        md.push('\n');
-        for s in skipped {
-            md.push_str(&format!("- {s}\n"));
-        }
-    }
-    md
+    Ok(opts)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 || args[0] == "-h" || args[0] == "--help" {
         eprintln!(
-            "usage: benchreport LOG_DIR OUT.json OUT.md [--title T] [--modules M] [--note N]..."
+            "usage: benchreport LOG_DIR OUT.json OUT.md [--title T] [--note N]... [--pair PAIR=LABEL [--not-run PAIR=REASON]]..."
         );
         return ExitCode::from(2);
     }
@@ -343,69 +447,37 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let (log_dir, out_json, out_md) = (Path::new(&args[0]), &args[1], &args[2]);
-    let mut title = "rnbd-rs benchmark".to_string();
-    let mut modules = "C/C".to_string();
-    let mut notes = Vec::new();
-    let mut pairs: Vec<Value> = Vec::new();
-    let mut rest = args[3..].iter();
-    while let Some(flag) = rest.next() {
-        let value = rest.next().ok_or(format!("{flag} needs a value"))?.clone();
-        match flag.as_str() {
-            "--title" => title = value,
-            "--modules" => modules = value,
-            "--note" => notes.push(value),
-            "--pair" => {
-                let (setup, label) = value
-                    .split_once('=')
-                    .ok_or(format!("--pair {value}: want SETUP=LABEL"))?;
-                pairs.push(json!({"setup": setup, "label": label}));
-            }
-            "--not-run" => {
-                let (setup, reason) = value
-                    .split_once('=')
-                    .ok_or(format!("--not-run {value}: want SETUP=REASON"))?;
-                let pair = pairs
-                    .iter_mut()
-                    .find(|p| p["setup"].as_str() == Some(setup))
-                    .ok_or(format!("--not-run {setup}: no such --pair before it"))?;
-                pair["not_run"] = json!(reason);
-            }
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
-    let mut setups = Vec::new();
-    let mut names: Vec<String> = fs::read_dir(log_dir)
-        .map_err(|e| format!("{}: {e}", log_dir.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("shared/bench").is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    for name in &names {
-        setups.push(collect_setup(
-            name,
-            &log_dir.join(name).join("shared/bench"),
-        )?);
-    }
-    if setups.is_empty() {
+    let (log_dir, out_json, out_md) = (Path::new(&args[0]), &args[1], Path::new(&args[2]));
+    let mut opts = parse_options(&args[3..])?;
+    let runs = collect_runs(log_dir)?;
+    if runs.is_empty() {
         return Err(format!("{}: no bench results", log_dir.display()));
     }
-    let doc = json!({
-        "title": title,
-        "modules": modules,
-        "notes": notes,
-        "pairs": pairs,
-        "setups": setups,
-    });
+    // Pairs that ran without a --pair get a column under their own name.
+    for run in &runs {
+        if !opts.pairs.iter().any(|p| p.pair == run.pair) {
+            opts.pairs.push(PairSpec {
+                pair: run.pair.clone(),
+                label: run.pair.clone(),
+                not_run: None,
+            });
+        }
+    }
+    let doc = report::document(&opts.title, &opts.notes, &opts.pairs, &runs);
     fs::write(
         out_json,
         serde_json::to_string_pretty(&doc).expect("json") + "\n",
     )
     .map_err(|e| format!("{out_json}: {e}"))?;
-    let md = markdown(&doc);
-    fs::write(out_md, &md).map_err(|e| format!("{out_md}: {e}"))?;
+    let md = report::markdown(&doc);
+    fs::write(out_md, &md).map_err(|e| format!("{}: {e}", out_md.display()))?;
     print!("{md}");
+    if doc["profile"].as_array().is_some_and(|p| !p.is_empty()) {
+        let path = out_md.with_file_name("profile.md");
+        fs::write(&path, report::profile_markdown(&doc))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("\nprofile: {}", path.display());
+    }
     Ok(())
 }
 
@@ -414,14 +486,15 @@ mod tests {
     use super::*;
 
     const FIO_RANDREAD: &str = r#"{"jobs":[{"jobname":"randread-4k-qd32","error":0,
-        "read":{"io_bytes":41943040,"bw_bytes":2097152,"iops":512.0,
+        "read":{"io_bytes":41943040,"bw_bytes":2097152,"iops":512.0,"total_ios":10240,
                 "clat_ns":{"percentile":{"50.000000":61000,"99.000000":120000}}},
-        "write":{"io_bytes":0,"bw_bytes":0,"iops":0.0,"clat_ns":{}}}]}"#;
+        "write":{"io_bytes":0,"bw_bytes":0,"iops":0.0,"total_ios":0,"clat_ns":{}}}]}"#;
 
     #[test]
     fn fio_read_job() {
         let r = parse_fio(FIO_RANDREAD).unwrap();
         assert_eq!(r.bytes, 41943040);
+        assert_eq!(r.ios, 10240);
         assert_eq!(r.iops, 512.0);
         assert!((r.mb_per_s - 2.097152).abs() < 1e-9);
         assert_eq!((r.p50_us, r.p99_us), (61.0, 120.0));
@@ -439,27 +512,128 @@ mod tests {
     }
 
     #[test]
-    fn pairs_side_by_side() {
-        let job = |iops: f64| {
-            json!({"job": "randread-4k-qd32", "iops": iops, "mb_per_s": 1.0, "p50_us": 10.0,
-                   "p99_us": 20.0, "client_cpu_s_per_gib": 3.0, "server_cpu_s_per_gib": null})
+    fn env_lines() {
+        let env = parse_env("BENCH_ROUND=\"2\"\nBENCH_JOBS=\"a b\"\nX=y\nnot a line\n");
+        assert_eq!(env["BENCH_ROUND"], "2");
+        assert_eq!(env["BENCH_JOBS"], "a b");
+        assert_eq!(env["X"], "y");
+        assert_eq!(env.len(), 3);
+    }
+
+    #[test]
+    fn options() {
+        let args: Vec<String> = [
+            "--pair",
+            "c-c=C/C",
+            "--pair",
+            "rust-c=R/C",
+            "--not-run",
+            "rust-c=no ko",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let o = parse_options(&args).unwrap();
+        assert_eq!(o.pairs.len(), 2);
+        assert_eq!(o.pairs[1].not_run.as_deref(), Some("no ko"));
+        let twice: Vec<String> = ["--pair", "c-c=a", "--pair", "c-c=b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(parse_options(&twice).unwrap_err().contains("twice"));
+    }
+
+    /// Writes a run's shared/bench tree the way the guests do.
+    fn write_run(log: &Path, round: u32, position: u32, pair: &str, iops: [f64; 2], ai: bool) {
+        let scenario = format!("r{round}-cross-2vm-{pair}");
+        let dir = log.join(&scenario).join("shared/bench");
+        let jobs = "randread-4k-qd32 randread-4k-qd1";
+        fs::create_dir_all(dir.join("main")).unwrap();
+        fs::write(
+            dir.join("bench.env"),
+            format!(
+                "BENCH_ROUND=\"{round}\"\nBENCH_POSITION=\"{position}\"\nBENCH_PAIR=\"{pair}\"\nBENCH_JOBS=\"{jobs}\"\nBENCH_AI_JOBS=\"{}\"\n",
+                if ai { "randread-4k-qd32" } else { "" }
+            ),
+        )
+        .unwrap();
+        let fio = |iops: f64| {
+            format!(
+                r#"{{"jobs":[{{"error":0,"read":{{"io_bytes":1073741824,"bw_bytes":{},"iops":{iops},"total_ios":262144,
+                "clat_ns":{{"percentile":{{"50.000000":1000,"99.000000":2000}}}}}},"write":{{"io_bytes":0}}}}]}}"#,
+                iops * 4096.0
+            )
         };
-        let doc = json!({
-            "title": "t", "modules": "C/C", "notes": [],
-            "pairs": [{"setup": "cross-2vm-c-c", "label": "C client / C server"},
-                      {"setup": "cross-2vm-rust-c", "label": "Rust client / C server", "not_run": "no ko"},
-                      {"setup": "cross-2vm-c-rust", "label": "C client / Rust server"}],
-            "setups": [{"setup": "cross-2vm-c-c", "link": {}, "jobs": [job(2117.0)]},
-                       {"setup": "cross-2vm-c-rust", "link": {}, "jobs": [job(1999.0)]}],
-        });
-        let md = markdown(&doc);
-        assert!(md.contains("| job | metric | C client / C server | Rust client / C server | C client / Rust server |"));
-        assert!(md.contains("| randread-4k-qd32 | IOPS | 2117 | not run | 1999 |"));
-        assert!(md.contains("|  | server CPU s/GiB | - | not run | - |"));
-        assert!(md.contains("- Rust client / C server: not run (no ko)"));
+        let mut phases = vec![("main", "Y", iops)];
+        if ai {
+            phases.push(("ai-n", "N", [iops[0] * 1.25, 0.0]));
+        }
+        for (phase, value, iops) in phases {
+            let p = dir.join(phase);
+            fs::create_dir_all(&p).unwrap();
+            fs::write(p.join("always_invalidate"), format!("{value}\n")).unwrap();
+            fs::write(p.join("map.seconds"), "0.5\n").unwrap();
+            for (job, iops) in jobs.split(' ').zip(iops) {
+                if iops == 0.0 {
+                    continue;
+                }
+                fs::write(p.join(format!("{job}.fio.json")), fio(iops)).unwrap();
+                fs::write(p.join(format!("{job}.cpu-client")), "10000\n").unwrap();
+                if job == "randread-4k-qd1" {
+                    // 2 GiB in the hooks' window: half the CPU per GiB.
+                    fs::write(p.join(format!("{job}.window-bytes")), "2147483648\n").unwrap();
+                }
+                fs::write(p.join(format!("{job}.cpu-server")), "5000\n").unwrap();
+                fs::write(p.join(format!("{job}.seconds")), "12.0\n").unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn runs_from_a_log_dir() {
+        let log = std::env::temp_dir().join(format!("benchreport-runs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&log);
+        write_run(&log, 2, 1, "c-c", [1000.0, 500.0], true);
+        write_run(&log, 1, 2, "c-c", [2000.0, 400.0], false);
+        write_run(&log, 1, 1, "rust-c", [1800.0, 300.0], false);
+        fs::create_dir_all(log.join("scenarios/r1-cross-2vm-c-c")).unwrap();
+        fs::write(
+            log.join("results.json"),
+            r#"{"scenarios":[{"scenario":"r1-cross-2vm-c-c","ok":true,"seconds":60.0},
+                             {"scenario":"r1-cross-2vm-rust-c","ok":false,"seconds":70.0}]}"#,
+        )
+        .unwrap();
+        let runs = collect_runs(&log).unwrap();
+        let order: Vec<(u32, u32, &str)> = runs
+            .iter()
+            .map(|r| (r.round, r.position, r.pair.as_str()))
+            .collect();
+        assert_eq!(order, vec![(1, 1, "rust-c"), (1, 2, "c-c"), (2, 1, "c-c")]);
+        assert!(!runs[0].ok, "results.json says it failed");
         assert!(
-            md.contains("| cross-2vm-c-rust | C client / Rust server | randread-4k-qd32 | 1999 |")
+            runs[2].ok && runs[2].seconds.is_none(),
+            "no verdict: counted"
         );
+        let cc1 = &runs[1];
+        assert_eq!(cc1.overhead_seconds(), Some(60.0 - 24.0));
+        let j = cc1.job("main", "randread-4k-qd32").unwrap();
+        assert_eq!(j.fio.iops, 2000.0);
+        assert_eq!(j.client_cpu_s_per_gib, Some(100.0));
+        assert_eq!(j.server_cpu_s_per_gib, Some(50.0));
+        assert_eq!(j.metric("total_cpu_s_per_gib"), Some(150.0));
+        let qd1 = cc1.job("main", "randread-4k-qd1").unwrap();
+        assert_eq!(qd1.client_cpu_s_per_gib, Some(50.0));
+        assert_eq!(
+            cc1.phase("main").unwrap().always_invalidate.as_deref(),
+            Some("Y")
+        );
+        let cc2 = &runs[2];
+        assert_eq!(cc2.phase("ai-n").unwrap().jobs.len(), 1);
+        assert_eq!(
+            cc2.job("ai-n", "randread-4k-qd32").unwrap().fio.iops,
+            1250.0
+        );
+        fs::remove_dir_all(&log).unwrap();
     }
 
     #[test]
