@@ -1,11 +1,13 @@
-# Server VM of a cross-2vm bench pair (sourced by
-# scenarios/cross-2vm-<client>-<server>/vm1.sh, which sets BENCH_SETUP,
-# CLIENT_IMPL and SERVER_IMPL): perftest servers in the first pair only,
-# then the rnbd_server under test exporting brd, and a CPU sample around
-# each of the client's fio jobs.
+# Server VM of a cross-2vm bench run (the generated vm1.sh sources
+# $RNBD_SCENARIO_DIR/bench.env, then this): perftest servers in the
+# bench's first run only, then for each phase (tools/bench/lib.sh) the
+# rnbd_server under test exporting brd, loaded with the phase's
+# always_invalidate, and a CPU sample around each of the client's fio jobs.
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
+bench_check_jobs
+bench_record_env
 
 if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     perftest_server write_lat "${perftest_lat_args[@]}"
@@ -17,17 +19,32 @@ if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
 fi
 
 load_module brd rd_nr=1 rd_size=262144
-rnbd_server_load
-signal server-ready
-for job in "${bench_jobs[@]}"; do
-    name=${job%%:*}
-    wait_for "$name-begin" 600
-    before=$(busy_jiffies)
-    signal "$name-sampled"
-    wait_for "$name-end" 600
-    echo "$(($(busy_jiffies) - before))" > "$BENCH_OUT/$BENCH_SETUP.$name.cpu-server"
+# Every page of the ramdisk allocated before any job: brd allocates a page
+# on its first write and reads holes as zeroes without one, so without this
+# the first write job of a run pays for the allocations and reads before it
+# touch no memory.
+dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct status=none || fail "fill /dev/ram0"
+for phase in $(bench_phases); do
+    mkdir -p "$BENCH_OUT/$phase"
+    ai=$(bench_phase_ai "$phase")
+    bench_server_load "$ai"
+    seen=$(bench_server_ai)
+    [[ -z $ai || $seen == "$ai" ]] || fail "always_invalidate: asked for $ai, the server has $seen"
+    echo "$seen" > "$BENCH_OUT/$phase/always_invalidate"
+    log "$phase: $SERVER_IMPL server, always_invalidate=$seen"
+    signal "$phase-server-ready"
+    for name in $(bench_phase_jobs "$phase"); do
+        wait_for "$phase.$name-begin" 600
+        before=$(busy_jiffies)
+        signal "$phase.$name-sampled"
+        wait_for "$phase.$name-end" 600
+        echo "$(($(busy_jiffies) - before))" > "$BENCH_OUT/$phase/$name.cpu-server"
+    done
+    wait_for "$phase-client-done" 600
+    wait_until 30 test ! -e /sys/class/rtrs-server/bench
+    rnbd_server_unload
 done
-wait_for client-done 600
-wait_until 30 test ! -e /sys/class/rtrs-server/bench
-rnbd_server_unload
 unload_module brd
+seen=
+for phase in $(bench_phases); do seen+=" $phase=$(cat "$BENCH_OUT/$phase/always_invalidate")"; done
+summary "server $SERVER_IMPL, always_invalidate:$seen"

@@ -1,8 +1,10 @@
-# Client VM of a cross-2vm bench pair: perftest clients in the first pair
-# only, then the rnbd_client under test and the fio jobs.
+# Client VM of a cross-2vm bench run: perftest clients in the bench's first
+# run only, then the rnbd_client under test, and per phase: map, the fio
+# jobs (the IO of each between the server's CPU samples), unmap.
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
+bench_check_jobs
 
 if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     wait_for lat-server-ready
@@ -11,19 +13,27 @@ if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     perftest_client write_bw "$RNBD_VM1_IP" "${perftest_bw_args[@]}"
 fi
 
+if [[ $BENCH_PROFILE == 1 ]]; then
+    perf --version > "$BENCH_OUT/perf-version.txt" 2>&1 || fail "no perf in the guest (the host's /usr/bin/perf, package linux-perf)"
+fi
 rnbd_client_load
-wait_for server-ready
-wait_reachable "$RNBD_VM1_IP"
-dev=$(rnbd_map "sessname=bench path=ip:$RNBD_VM1_IP device_path=/dev/ram0")
-for job in "${bench_jobs[@]}"; do
-    name=${job%%:*}
-    signal "$name-begin"
-    wait_for "$name-sampled"
-    # shellcheck disable=SC2086
-    bench_fio "$BENCH_SETUP" "/dev/$dev" "$name" ${job#*:}
-    signal "$name-end"
+jobs_run=0
+for phase in $(bench_phases); do
+    mkdir -p "$BENCH_OUT/$phase"
+    wait_for "$phase-server-ready" 600
+    wait_reachable "$RNBD_VM1_IP"
+    start=$(now)
+    dev=$(rnbd_map "sessname=bench path=ip:$RNBD_VM1_IP device_path=/dev/ram0")
+    elapsed "$start" > "$BENCH_OUT/$phase/map.seconds"
+    for name in $(bench_phase_jobs "$phase"); do
+        # Its hooks hand over to the server's CPU sample (phase.name-*).
+        bench_fio "$phase" "/dev/$dev" "$name"
+        jobs_run=$((jobs_run + 1))
+    done
+    start=$(now)
+    rnbd_unmap "$dev"
+    elapsed "$start" > "$BENCH_OUT/$phase/unmap.seconds"
+    signal "$phase-client-done"
 done
-rnbd_unmap "$dev"
 rnbd_client_unload
-signal client-done
-summary "$BENCH_SETUP (client $CLIENT_IMPL, server $SERVER_IMPL): ${#bench_jobs[@]} fio jobs of ${BENCH_RUNTIME}s done"
+summary "round $BENCH_ROUND, $BENCH_PAIR (client $CLIENT_IMPL, server $SERVER_IMPL): $jobs_run fio jobs of ${BENCH_RUNTIME}s done"
