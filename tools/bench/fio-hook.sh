@@ -15,8 +15,23 @@
 # does the work.
 set -euo pipefail
 what=$1 prefix=$2 flag=$3 dev=$4 profile=$5
-. "$RNBD_REPO/tests/lib/common.sh"
 mkdir "$prefix.hook-$what" 2>/dev/null || exit 0
+# signal and wait_for of tests/lib/common.sh, without sourcing it (this
+# runs twice per job, inside fio's time), polling faster.
+flags=$RNBD_SHARED/flags
+signal() { touch "$flags/$1"; }
+wait_for() {
+    local n=0 limit=$(($2 * ${RNBD_TIMEOUT_SCALE:-1} * 50))
+    until [[ -e $flags/$1 ]]; do
+        [[ ! -e $RNBD_SHARED/abort ]] || fail "aborted while waiting for $1"
+        ((n++ < limit)) || fail "timed out waiting for $1"
+        sleep 0.02
+    done
+}
+fail() {
+    echo "[vm$RNBD_VM] FAILED: fio-hook.sh $what $flag: $*" >&2
+    exit 1
+}
 snap() {
     cat /proc/stat > "$prefix.stat.$1"
     cat "/sys/block/${dev##*/}/stat" > "$prefix.blockstat.$1"

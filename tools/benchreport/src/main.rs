@@ -247,7 +247,15 @@ fn collect_phase(name: &str, dir: &Path, order: &[String]) -> Result<Phase, Stri
         if !path.exists() {
             continue;
         }
-        let fio = parse_fio(&read(&path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A job that failed (its run is then reported FAILED and left out)
+        // is skipped with a word, not the whole report.
+        let fio = match parse_fio(&read(&path)?) {
+            Ok(fio) => fio,
+            Err(e) => {
+                eprintln!("benchreport: {}: {e}; job left out", path.display());
+                continue;
+            }
+        };
         // CPU per GiB: the CPU the hooks' window saw over the bytes the
         // device moved in it (fio's own count leaves the ramp out).
         let window = read_number(&dir.join(format!("{job}.window-bytes")))?;
@@ -258,7 +266,13 @@ fn collect_phase(name: &str, dir: &Path, order: &[String]) -> Result<Phase, Stri
                 .map(|jiffies| jiffies / USER_HZ / gib))
         };
         let profile = if dir.join(format!("{job}.profile")).is_dir() {
-            Some(profile::collect(dir, job)?)
+            match profile::collect(dir, job) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("benchreport: profile of {job}: {e}; left out");
+                    None
+                }
+            }
         } else {
             None
         };
@@ -627,6 +641,14 @@ mod tests {
             cc1.phase("main").unwrap().always_invalidate.as_deref(),
             Some("Y")
         );
+        let bad = log.join("r2-cross-2vm-c-c/shared/bench/main/randread-4k-qd1.fio.json");
+        fs::write(&bad, r#"{"jobs":[{"error":5}]}"#).unwrap();
+        let runs = collect_runs(&log).unwrap();
+        assert!(
+            runs[2].job("main", "randread-4k-qd1").is_none(),
+            "failed job skipped"
+        );
+        assert!(runs[2].job("main", "randread-4k-qd32").is_some());
         let cc2 = &runs[2];
         assert_eq!(cc2.phase("ai-n").unwrap().jobs.len(), 1);
         assert_eq!(
