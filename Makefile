@@ -3,7 +3,7 @@
 #
 #   make setup     install dependencies, build the kernel, run the demo
 #   make test      host unit tests, fuzzing, every VM scenario in tests/
-#   make bench     fio and perftest over rxe, C modules, one run
+#   make bench     every C/Rust client/server pair, interleaved rounds, medians
 #
 # VARIANT=debug selects the KASAN/lockdep/kmemleak kernel for kernel,
 # modules, test and scenario.
@@ -62,6 +62,10 @@ test: unit fuzz tools modules
 scenario: tools modules
 	tools/vmrun.sh $(S)
 
+# Interleaved rounds of all four client/server pairs (about 35 minutes);
+# RNBD_BENCH_QUICK=1 (one round, two jobs), RNBD_BENCH_PROFILE=1 (perf in
+# the client VM), RNBD_BENCH_ROUNDS, RNBD_BENCH_RUNTIME, ...:
+# Documentation/benchmarks/README.md.
 bench: tools modules
 	tools/bench/run.sh
 
