@@ -221,6 +221,9 @@ impl QueuePair {
         if self.users.fetch_or(CLOSED, Ordering::AcqRel) & CLOSED != 0 {
             return;
         }
+        // No fence from a completion after this (it would land behind the
+        // drain's request).
+        self.ring.shut();
         // Posts take microseconds and never sleep.
         while self.users.load(Ordering::Acquire) != CLOSED {
             crate::kernel_ext::delay::msleep(1);

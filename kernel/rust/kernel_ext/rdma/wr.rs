@@ -777,6 +777,11 @@ struct RingState {
     /// entry in the ring has a signalled one at or after it.
     tail_signalled: bool,
     fence_busy: bool,
+    /// A kick came while the fence was posted and sends followed it: the
+    /// fence's completion posts it again.
+    kick_pending: bool,
+    /// Cleared by the QP's close before it drains: no fence after that.
+    open: bool,
     /// The fence's sequence number while it is posted.
     fence_seq: u64,
 }
@@ -937,6 +942,8 @@ impl SendRing {
                         interval: interval.max(1),
                         tail_signalled: true,
                         fence_busy: false,
+                        kick_pending: false,
+                        open: true,
                         fence_seq: 0,
                     },
                     "SendRing::state"
@@ -980,12 +987,28 @@ impl SendRing {
     /// The QP is live for the call.
     pub(crate) unsafe fn kick(&self) -> Result {
         let mut state = self.state.lock();
-        if state.len == 0
-            || state.tail_signalled
-            || state.fence_busy
-            || state.len == state.capacity()
-        {
+        if state.len == 0 || state.tail_signalled || !state.open {
             return Ok(());
+        }
+        if state.fence_busy {
+            // The fence is before the newest send: post it again behind
+            // them once it is back.
+            state.kick_pending = true;
+            return Ok(());
+        }
+        // SAFETY: The QP is live (caller).
+        unsafe { self.post_fence(&mut state) }
+    }
+
+    /// Posts the fence behind the newest send (the ring's lock held, the
+    /// fence not posted).
+    ///
+    /// # Safety
+    ///
+    /// The QP is live for the call.
+    unsafe fn post_fence(&self, state: &mut RingState) -> Result {
+        if state.len >= state.capacity() {
+            return Err(EAGAIN);
         }
         let head = NonNull::from(&self.fence);
         state.fence_seq = state.push(head, EntryKind::Fence, true);
@@ -1010,6 +1033,15 @@ impl SendRing {
             return Err(Error::from_errno(rc));
         }
         Ok(())
+    }
+
+    /// No fence is posted from now on (the QP's close, before draining:
+    /// a fence posted behind the drain's request would complete after
+    /// the close).
+    pub(crate) fn shut(&self) {
+        let mut state = self.state.lock();
+        state.open = false;
+        state.kick_pending = false;
     }
 
     /// Hands back, oldest first, every entry before `me` (done: a later
@@ -1134,12 +1166,27 @@ unsafe extern "C" fn fence_done(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
     let seq = ring.state.lock().fence_seq;
     // SAFETY: The fence is in the ring (posted by `kick`).
     if unsafe { ring.release_through(head, seq, cq, raw_wc) } {
-        ring.state.lock().fence_busy = false;
         // The fence's head keeps its ring pointer (`release_through`
-        // cleared it): restore it.
+        // cleared it): restore it before it can be posted again.
         ring.fence
             .ring
             .store(core::ptr::from_ref(ring).cast_mut(), Ordering::Release);
+        let mut state = ring.state.lock();
+        state.fence_busy = false;
+        let again = core::mem::take(&mut state.kick_pending);
+        if again
+            && state.open
+            && state.len > 0
+            && !state.tail_signalled
+            && raw_wc.status == bindings::ib_wc_status_IB_WC_SUCCESS
+        {
+            // SAFETY: The ring is open, so the QP's close has not begun
+            // its drain (it shuts the ring first, under this lock): the
+            // QP is live and this fence lands before the drain's request.
+            if unsafe { ring.post_fence(&mut state) }.is_err() {
+                pr_debug!("send ring: fence not posted again\n");
+            }
+        }
     }
     if raw_wc.status != bindings::ib_wc_status_IB_WC_SUCCESS
         && raw_wc.status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
