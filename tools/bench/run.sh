@@ -159,7 +159,7 @@ title="rnbd_client / rnbd_server pairs, C and Rust, $(date -u +%Y-%m-%d)"
     --note "host: $(nproc) cores ($cpu), $(free -g | awk '/^Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")" \
     --note "guests: Linux $(cat "$RNBD_KERNEL_OUT/release") ($RNBD_VARIANT config), $(qemu-system-x86_64 --version | head -1 | sed 's/ (.*//'), TCG multi-threaded, 1.5 GiB per VM; cross-2vm: server VM 1 vCPU, client VM $client_cpus vCPUs" \
     --note "cross-2vm-<client>-<server>: server in VM 1, client in VM 2, over a QEMU '$net' netdev (stream = unix socket); $rounds round(s) in one vmrun, the pair order rotated by one each round, fresh VMs for every run; perftest once, in the first run" \
-    --note "backing device: brd 256 MiB, filled before the jobs; fio libaio direct on /dev/rnbd0, ${runtime} s per job after ${ramp} s ramp; CPU = busy jiffies of the guest (all vCPUs) during the job" \
+    --note "backing device: brd 256 MiB, filled before the jobs; fio libaio direct on /dev/rnbd0, ${runtime} s per job after ${ramp} s ramp; CPU = busy jiffies of the guest (all vCPUs) during the job's IO (fio exec_prerun/exec_postrun hooks) per GiB the device moved in that window" \
     --note "cells: median over rounds (min-max); ratios computed per round (the pairs of one round ran back to back), then median (min-max)" \
     || rc=$?
 if [[ -f $logs/bench.json ]]; then
