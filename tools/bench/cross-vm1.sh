@@ -6,12 +6,8 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
-bench_check_jobs
+bench_guest_setup
 bench_record_env
-# Deep transmit and backlog queues, as the client acceptance tests have:
-# with the default ones, QD32 writes on a loaded host lost bursts of rxe
-# packets until a QP gave up (tests/lib/rnbd.sh).
-rnbd_deep_net_queues
 
 if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     perftest_server write_lat "${perftest_lat_args[@]}"
@@ -22,12 +18,7 @@ if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     wait
 fi
 
-load_module brd rd_nr=1 rd_size=262144
-# Every page of the ramdisk allocated before any job: brd allocates a page
-# on its first write and reads holes as zeroes without one, so without this
-# the first write job of a run pays for the allocations and reads before it
-# touch no memory.
-dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct status=none || fail "fill /dev/ram0"
+bench_brd_load
 for phase in $(bench_phases); do
     mkdir -p "$BENCH_OUT/$phase"
     ai=$(bench_phase_ai "$phase")

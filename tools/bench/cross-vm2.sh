@@ -4,11 +4,7 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
-bench_check_jobs
-# Deep transmit and backlog queues, as the client acceptance tests have:
-# with the default ones, QD32 writes on a loaded host lost bursts of rxe
-# packets until a QP gave up (tests/lib/rnbd.sh).
-rnbd_deep_net_queues
+bench_guest_setup
 
 if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     wait_for lat-server-ready

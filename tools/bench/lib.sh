@@ -71,6 +71,24 @@ bench_record_env() {
     return 0
 }
 
+# bench_guest_setup: what every bench VM does first: the job names
+# checked, and deep transmit and backlog queues, as the client acceptance
+# tests have (with the default ones, QD32 writes on a loaded host lost
+# bursts of rxe packets until a QP gave up; tests/lib/rnbd.sh).
+bench_guest_setup() {
+    bench_check_jobs
+    rnbd_deep_net_queues
+}
+
+# bench_brd_load: the 256 MiB brd ramdisk the bench exports, every page
+# allocated before any job: brd allocates a page on its first write and
+# reads holes as zeroes without one, so without this the first write job
+# of a run pays for the allocations and reads before it touch no memory.
+bench_brd_load() {
+    load_module brd rd_nr=1 rd_size=262144
+    dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct status=none || fail "fill /dev/ram0"
+}
+
 # busy_jiffies: CPU time spent not idle since boot, all CPUs, in USER_HZ.
 busy_jiffies() {
     awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat

@@ -5,12 +5,8 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 . "$RNBD_REPO/tools/bench/lib.sh"
-bench_check_jobs
+bench_guest_setup
 bench_record_env
-# Deep transmit and backlog queues, as the client acceptance tests have:
-# with the default ones, QD32 writes on a loaded host lost bursts of rxe
-# packets until a QP gave up (tests/lib/rnbd.sh).
-rnbd_deep_net_queues
 
 if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     perftest_server write_lat "${perftest_lat_args[@]}"
@@ -21,8 +17,7 @@ if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
     wait
 fi
 
-load_module brd rd_nr=1 rd_size=262144
-dd if=/dev/zero of=/dev/ram0 bs=1M count=256 oflag=direct status=none || fail "fill /dev/ram0"
+bench_brd_load
 load_module rnbd_server
 mkdir -p "$BENCH_OUT/main"
 cat /sys/module/rtrs_server/parameters/always_invalidate > "$BENCH_OUT/main/always_invalidate"
