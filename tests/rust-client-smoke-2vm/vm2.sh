@@ -99,7 +99,17 @@ expect_file "$p/remove_path" "Usage: echo 1 > remove_path"
 expect_fail "Invalid argument" bash -c "echo 2 > $p/remove_path"
 echo 1 > "$p/remove_path" || fail "remove_path"
 wait_until 10 test ! -e "$p"
-echo "ip:$RNBD_VM1_IP" > "$s/add_path" || fail "add_path after remove_path"
+# The server forgets the removed path in its own close work, after the
+# client's disconnect returned: until then the same address pair is still
+# "Path with same addr exists" there (EEXIST), with the C server as with
+# ours. Any other error, or EEXIST for longer than 10 s, fails.
+tries=0
+until err=$( { echo "ip:$RNBD_VM1_IP" > "$s/add_path"; } 2>&1 ); do
+    [[ $err == *"File exists"* ]] || fail "add_path after remove_path: $err"
+    (( ++tries < 100 )) || fail "add_path after remove_path: still EEXIST after 10 s"
+    sleep 0.1
+done
+log "add_path after remove_path: accepted after $tries EEXIST retries"
 expect_file "$p/state" connected
 # The device comes back with the reconnect's remap.
 wait_until 30 grep -qx open "/sys/block/$dev/rnbd/state"
