@@ -124,6 +124,11 @@ pub(crate) fn create_con(
     // requests are processed there, and may submit bios.
     let cq = CompletionQueue::new_in_workqueue(device, entries, u32::from(cid) % vectors)?;
     let qp = id.create_qp(&pd, &cq, &cq, caps)?;
+    if cid != 0 {
+        // IO replies are batched, one in REPLY_SIGNAL_INTERVAL signalled
+        // (see `io::SrvRequest::send_response`).
+        qp.set_signal_interval(super::io::REPLY_SIGNAL_INTERVAL);
+    }
     if cid == 0 {
         let op = Wr::new(
             RecvOp {

@@ -22,14 +22,20 @@ use kernel::sync::Arc;
 
 use super::ops::Dir;
 use super::params::{ALWAYS_INVALIDATE, MAX_CHUNK_SIZE};
-use super::path::SrvPath;
+use super::path::{SrvPath, Taken};
 use crate::kernel_ext::block::bio::DmaWindow;
 use crate::kernel_ext::errno::{ENOTCONN, EOPNOTSUPP};
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
 use crate::kernel_ext::rdma::qp::QueuePair;
-use crate::kernel_ext::rdma::wr::{Completion, Remote, Src, WorkCompletion, Wr};
+use crate::kernel_ext::rdma::wr::{Completion, Remote, SendChain, Src, WorkCompletion, Wr};
 use crate::wire::{mem_bits, Imm, IoKind, IoReq, IoReqImm, RkeyRsp, SgDesc, WireError};
+
+/// One IO reply in this many is posted signalled (upstream signals one in
+/// `queue_depth`, but frees the chunk at post time; here a chunk comes back
+/// with its reply's context, so a small interval keeps a buffer the client
+/// reuses at once from waiting long).
+pub(crate) const REPLY_SIGNAL_INTERVAL: u32 = 4;
 
 /// A chunk of a path: its MR (mapping `max_chunk_size` bytes) and the
 /// RKEY_RSP message announcing the MR's new key.
@@ -187,33 +193,18 @@ impl SrvRequest {
                 return;
             }
         };
-        let posted = self.qp.post_send(op, |op, chain| {
-            let chunk = op.chunk.as_ref().ok_or(EINVAL)?;
-            if let Some(desc) = write_data {
-                let mem = chunk.memory().ok_or(EINVAL)?;
-                chain.write(
-                    &[Src::range(mem, 0, desc.len.get() as usize)?],
-                    Remote {
-                        addr: desc.addr.get(),
-                        rkey: desc.key.get(),
-                    },
-                )?;
-            }
-            if ai {
-                chain.reg_mr(
-                    &chunk.mr,
-                    MrAccess::LOCAL_WRITE.union(MrAccess::REMOTE_WRITE),
-                )?;
-            }
-            if let Some(key) = inval_key {
-                chain.send_with_inv(&[], key)?;
-            }
-            if ai {
-                chain.send_imm(&[Src::range(&chunk.rkey_rsp, 0, RkeyRsp::SIZE)?], imm)
-            } else {
-                chain.write_imm(&[], Remote { addr: 0, rkey: 0 }, imm)
-            }
-        });
+        // Replies are batched (`signal_interval` upstream): the chunk comes
+        // back with a later signalled send of the QP, or a kick when its
+        // next IO_REQ is early. Signalled if that IO_REQ is already here.
+        let posted = if path.reply_posting(usize::from(self.buf_id), &self.qp) {
+            self.qp.post_send(op, |op, chain| {
+                build_reply(op, chain, write_data, inval_key, imm, ai)
+            })
+        } else {
+            self.qp.post_send_batched(op, |op, chain| {
+                build_reply(op, chain, write_data, inval_key, imm, ai)
+            })
+        };
         if let Err(e) = posted {
             if let Some(op) = e.wr {
                 Wr::into_inner(op).park();
@@ -246,6 +237,43 @@ impl DmaWindow for SrvRequest {
 
     fn window_len(&self) -> usize {
         self.data_len
+    }
+}
+
+/// The chain of a reply: the read data, the chunk's re-registration
+/// (`always_invalidate`), the client MR's invalidation, the IO_RSP.
+fn build_reply<'b>(
+    op: &'b mut ReplyOp,
+    chain: &mut SendChain<'b>,
+    write_data: Option<SgDesc>,
+    inval_key: Option<u32>,
+    imm: u32,
+    ai: bool,
+) -> Result {
+    let chunk = op.chunk.as_ref().ok_or(EINVAL)?;
+    if let Some(desc) = write_data {
+        let mem = chunk.memory().ok_or(EINVAL)?;
+        chain.write(
+            &[Src::range(mem, 0, desc.len.get() as usize)?],
+            Remote {
+                addr: desc.addr.get(),
+                rkey: desc.key.get(),
+            },
+        )?;
+    }
+    if ai {
+        chain.reg_mr(
+            &chunk.mr,
+            MrAccess::LOCAL_WRITE.union(MrAccess::REMOTE_WRITE),
+        )?;
+    }
+    if let Some(key) = inval_key {
+        chain.send_with_inv(&[], key)?;
+    }
+    if ai {
+        chain.send_imm(&[Src::range(&chunk.rkey_rsp, 0, RkeyRsp::SIZE)?], imm)
+    } else {
+        chain.write_imm(&[], Remote { addr: 0, rkey: 0 }, imm)
     }
 }
 
@@ -353,10 +381,23 @@ pub(crate) fn io_req(path: &Arc<SrvPath>, qp: &Arc<QueuePair>, payload: u32) {
         }
     };
     let chunk = match path.take_chunk_or_defer(imm.buf_id as usize, qp, imm) {
-        Ok(Some(chunk)) => chunk,
-        // The reply of the chunk's last request is posted but its
-        // completion not seen yet: this request starts from there.
-        Ok(None) => return,
+        Ok(Taken::Chunk(chunk)) => chunk,
+        // The reply of the chunk's last request is posted but its context
+        // not back yet: this request starts from there, and the reply's
+        // QP is kicked in case nothing signalled follows the reply.
+        Ok(Taken::Deferred(reply_qp)) => {
+            if let Some(reply_qp) = reply_qp {
+                if let Err(e) = reply_qp.kick() {
+                    pr_err!(
+                        "rtrs server: no fence for buffer {}: {:?}, closing the path\n",
+                        imm.buf_id,
+                        e
+                    );
+                    path.close_async();
+                }
+            }
+            return;
+        }
         Err(()) => {
             // The client reused a buffer it has a request outstanding on;
             // the reply to that request would answer both.

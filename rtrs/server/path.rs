@@ -115,12 +115,13 @@ pub(crate) struct SrvPath {
     /// process context (after its ids are destroyed).
     #[pin]
     pub(crate) chunks: SpinLockBh<KVec<Option<Chunk>>>,
-    /// Per chunk, an IO_REQ that arrived while the reply of the chunk's
-    /// previous request was posted but not yet completed (the client may
-    /// reuse a buffer as soon as it has the IO_RSP, before the server
-    /// sees its send completion). Taken under the `chunks` lock.
+    /// Per chunk, the QP its reply is posted on and an IO_REQ that
+    /// arrived before the reply's context came back (the client may reuse
+    /// a buffer as soon as it has the IO_RSP; replies are batched, so
+    /// their contexts come back with a later signalled send). Taken under
+    /// the `chunks` lock.
     #[pin]
-    pub(crate) deferred: SpinLockBh<KVec<Option<(Arc<QueuePair>, IoReqImm)>>>,
+    pub(crate) deferred: SpinLockBh<KVec<ChunkWait>>,
     /// The INFO_REQ bytes and length, from the receive completion to the
     /// INFO work.
     #[pin]
@@ -152,6 +153,25 @@ pub(crate) struct SrvPath {
     pub(crate) stats: PathStats,
 }
 
+/// What waits on a chunk (see [`SrvPath::deferred`]).
+#[derive(Default)]
+pub(crate) struct ChunkWait {
+    /// The QP the chunk's latest reply was posted on, until its context
+    /// came back.
+    replying_on: Option<Arc<QueuePair>>,
+    /// An IO_REQ for the chunk that came before that.
+    waiting: Option<(Arc<QueuePair>, IoReqImm)>,
+}
+
+/// What [`SrvPath::take_chunk_or_defer`] got.
+pub(crate) enum Taken {
+    /// The chunk: the request goes on.
+    Chunk(Chunk),
+    /// A reply still holds it: the request waits; kick this QP (if known)
+    /// so that the reply's context comes back.
+    Deferred(Option<Arc<QueuePair>>),
+}
+
 impl SrvPath {
     /// A new path of a session of `queue_depth` chunks on `device`: its
     /// PD and one MR per chunk, each mapping `max_chunk_size` bytes
@@ -180,7 +200,7 @@ impl SrvPath {
             mr.map(DmaBuffer::new(&pd, chunk, GFP_KERNEL)?)?;
             let rkey_rsp = DmaBuffer::new(&pd, RkeyRsp::SIZE, GFP_KERNEL)?;
             chunks.push(Some(Chunk { mr, rkey_rsp }), GFP_KERNEL)?;
-            deferred.push(None, GFP_KERNEL)?;
+            deferred.push(ChunkWait::default(), GFP_KERNEL)?;
         }
         Arc::pin_init(
             pin_init!(SrvPath {
@@ -217,26 +237,45 @@ impl SrvPath {
 
     /// Takes chunk `index` for an IO_REQ; if a posted reply still holds
     /// it, keeps the IO_REQ for [`return_chunk`](Self::return_chunk) and
-    /// returns `Ok(None)`. `Err` if an IO_REQ already waits for it.
+    /// returns the QP the reply is posted on, to be kicked so that its
+    /// context comes back. `Err` if an IO_REQ already waits for it.
     pub(crate) fn take_chunk_or_defer(
         &self,
         index: usize,
         qp: &Arc<QueuePair>,
         imm: IoReqImm,
-    ) -> core::result::Result<Option<Chunk>, ()> {
+    ) -> core::result::Result<Taken, ()> {
         let mut chunks = self.chunks.lock();
         let slot = chunks.get_mut(index).ok_or(())?;
         if let Some(chunk) = slot.take() {
-            return Ok(Some(chunk));
+            return Ok(Taken::Chunk(chunk));
         }
         let mut deferred = self.deferred.lock();
         match deferred.get_mut(index) {
-            Some(d @ None) => {
-                *d = Some((qp.clone(), imm));
-                Ok(None)
+            Some(wait) if wait.waiting.is_none() => {
+                wait.waiting = Some((qp.clone(), imm));
+                Ok(Taken::Deferred(wait.replying_on.clone()))
             }
             _ => Err(()),
         }
+    }
+
+    /// A reply holding chunk `index` is about to be posted on `qp`: noted
+    /// for an IO_REQ that comes for the chunk before the reply's context
+    /// is back. Returns whether one already waits (the reply is then
+    /// posted signalled: nothing else may bring its context back soon).
+    pub(crate) fn reply_posting(&self, index: usize, qp: &Arc<QueuePair>) -> bool {
+        let (waits, old) = {
+            let _chunks = self.chunks.lock();
+            let mut deferred = self.deferred.lock();
+            match deferred.get_mut(index) {
+                Some(wait) => (wait.waiting.is_some(), wait.replying_on.replace(qp.clone())),
+                None => (false, None),
+            }
+        };
+        // Not under the spinlock: the last reference to a QP may sleep.
+        drop(old);
+        waits
     }
 
     /// Puts back a chunk whose reply completed; if an IO_REQ waited for
@@ -246,9 +285,15 @@ impl SrvPath {
         index: usize,
         chunk: Chunk,
     ) -> Option<(Chunk, Arc<QueuePair>, IoReqImm)> {
-        let chunks = self.chunks.lock();
-        let waiting = self.deferred.lock().get_mut(index).and_then(|d| d.take());
-        drop(chunks);
+        let (waiting, replied_on) = {
+            let _chunks = self.chunks.lock();
+            let mut deferred = self.deferred.lock();
+            match deferred.get_mut(index) {
+                Some(wait) => (wait.waiting.take(), wait.replying_on.take()),
+                None => (None, None),
+            }
+        };
+        drop(replied_on);
         match waiting {
             Some((qp, imm)) => Some((chunk, qp, imm)),
             None => {
@@ -417,7 +462,10 @@ impl SrvPath {
             let waiting = {
                 let _chunks = self.chunks.lock();
                 let mut deferred = self.deferred.lock();
-                deferred.iter_mut().find_map(|d| d.take())
+                deferred
+                    .iter_mut()
+                    .find(|d| d.waiting.is_some() || d.replying_on.is_some())
+                    .map(core::mem::take)
             };
             if waiting.is_none() {
                 break;

@@ -30,10 +30,26 @@ for phase in $(bench_phases); do
     signal "$phase-server-ready"
     for name in $(bench_phase_jobs "$phase"); do
         wait_for "$phase.$name-begin" 600
+        if [[ ${BENCH_PROFILE_SERVER:-0} == 1 ]]; then
+            # perf in this VM over the job's IO window (started before the
+            # sample, stopped after it: its own start-up is not in it).
+            pdir=$BENCH_OUT/$phase/$name.server-profile
+            mkdir -p "$pdir"
+            pdata=$(mktemp /tmp/perf.XXXXXX)
+            perf record -a -g -F "${BENCH_PERF_FREQ:-999}" -e cpu-clock -o "$pdata" -- sleep 900 \
+                2> "$pdir/perf-record.txt" &
+            perf_pid=$!
+            sleep 1
+        fi
         before=$(busy_jiffies)
         signal "$phase.$name-sampled"
         wait_for "$phase.$name-end" 600
         echo "$(($(busy_jiffies) - before))" > "$BENCH_OUT/$phase/$name.cpu-server"
+        if [[ ${BENCH_PROFILE_SERVER:-0} == 1 ]]; then
+            kill -INT "$perf_pid" || fail "perf record in the server VM is gone"
+            wait "$perf_pid" || true
+            bench_perf_report "$pdata" "$pdir"
+        fi
     done
     wait_for "$phase-client-done" 600
     wait_until 30 test ! -e /sys/class/rtrs-server/bench

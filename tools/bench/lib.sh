@@ -172,6 +172,13 @@ bench_profile() {
     data=$(mktemp /tmp/perf.XXXXXX)
     perf record -a -g -F "${BENCH_PERF_FREQ:-999}" -e cpu-clock -o "$data" -- "$@" \
         2> "$dir/perf-record.txt" || fail "perf record: $(tail -5 "$dir/perf-record.txt")"
+    bench_perf_report "$data" "$dir"
+}
+
+# bench_perf_report DATA DIR: perf's reports of DATA (flat by symbol, by
+# module, call graphs of the hottest) into DIR; DATA is removed.
+bench_perf_report() {
+    local data=$1 dir=$2
     # perf 6.1 does not demangle Rust's v0 symbols (_RNv...); c++filt
     # does. The crate hashes ([0123abcd...]) only make the lines long.
     local demangle=(sed -e 's/\[[0-9a-f]\{8,\}\]//g')

@@ -22,6 +22,10 @@
 # RNBD_BENCH_PROFILE=1 one round of c-c and rust-c (the C and the Rust
 #                      client against the C server), randread-4k-qd32
 #                      under perf record in the client VM; profile.md
+# RNBD_BENCH_PROFILE=server  one round of c-c and c-rust (the C client
+#                      against the C and the Rust server), randread-4k-qd32
+#                      under perf record in the server VM
+#                      (<job>.server-profile/)
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 
@@ -31,8 +35,11 @@ pairs="c-c rust-rust c-rust rust-c"
 rounds=${RNBD_BENCH_ROUNDS:-3}
 perftest=${RNBD_BENCH_PERFTEST:-1}
 profile=0
+profile_server=0
 mode=full
-if [[ ${RNBD_BENCH_PROFILE:-0} == 1 ]]; then
+if [[ ${RNBD_BENCH_PROFILE:-0} == server ]]; then
+    mode=profile-server profile_server=1 rounds=1 pairs="c-c c-rust" all_jobs=randread-4k-qd32 ai_jobs= perftest=0
+elif [[ ${RNBD_BENCH_PROFILE:-0} == 1 ]]; then
     mode=profile profile=1 rounds=1 pairs="c-c rust-c" all_jobs=randread-4k-qd32 ai_jobs= perftest=0
 elif [[ ${RNBD_BENCH_QUICK:-0} == 1 ]]; then
     mode=quick rounds=1 all_jobs="randread-4k-qd32 randread-4k-qd1" ai_jobs=
@@ -95,7 +102,7 @@ fi
 # One scenario per (round, pair), generated under the log directory:
 # scenarios/r<round>-<setup>/{scenario.conf,bench.env,vm1.sh[,vm2.sh]}.
 njobs=$(($(wc -w <<<"$jobs") + $(wc -w <<<"$ai_jobs")))
-timeout=$((300 + njobs * (runtime + ramp + 30) + 120 * profile))
+timeout=$((300 + njobs * (runtime + ramp + 30) + 120 * (profile + profile_server)))
 scenarios=()
 first=1
 n=${#run_pairs[@]}
@@ -124,6 +131,7 @@ BENCH_AI_JOBS="$([[ $pair == loopback ]] || echo "$ai_jobs")"
 BENCH_RUNTIME="$runtime"
 BENCH_RAMP="$ramp"
 BENCH_PROFILE="$profile"
+BENCH_PROFILE_SERVER="$profile_server"
 BENCH_CLIENT_CPUS="$client_cpus"
 BENCH_MODE="$mode"
 EOF
