@@ -36,8 +36,7 @@ for phase in $(bench_phases); do
             pdir=$BENCH_OUT/$phase/$name.server-profile
             mkdir -p "$pdir"
             pdata=$(mktemp /tmp/perf.XXXXXX)
-            perf record -a -g -F "${BENCH_PERF_FREQ:-999}" -e cpu-clock -o "$pdata" -- sleep 900 \
-                2> "$pdir/perf-record.txt" &
+            bench_perf_record "$pdata" "$pdir" sleep 900 &
             perf_pid=$!
             sleep 1
         fi
@@ -46,7 +45,8 @@ for phase in $(bench_phases); do
         wait_for "$phase.$name-end" 600
         echo "$(($(busy_jiffies) - before))" > "$BENCH_OUT/$phase/$name.cpu-server"
         if [[ ${BENCH_PROFILE_SERVER:-0} == 1 ]]; then
-            kill -INT "$perf_pid" || fail "perf record in the server VM is gone"
+            # perf runs in a subshell (the function): stop perf itself.
+            pkill -INT -P "$perf_pid" perf || fail "perf record in the server VM is gone"
             wait "$perf_pid" || true
             bench_perf_report "$pdata" "$pdir"
         fi

@@ -170,9 +170,17 @@ bench_profile() {
     shift
     mkdir -p "$dir"
     data=$(mktemp /tmp/perf.XXXXXX)
-    perf record -a -g -F "${BENCH_PERF_FREQ:-999}" -e cpu-clock -o "$data" -- "$@" \
-        2> "$dir/perf-record.txt" || fail "perf record: $(tail -5 "$dir/perf-record.txt")"
+    bench_perf_record "$data" "$dir" "$@" || fail "perf record: $(tail -5 "$dir/perf-record.txt")"
     bench_perf_report "$data" "$dir"
+}
+
+# bench_perf_record DATA DIR CMD...: CMD under the bench's system-wide
+# `perf record` into DATA, perf's messages in DIR/perf-record.txt.
+bench_perf_record() {
+    local data=$1 dir=$2
+    shift 2
+    perf record -a -g -F "${BENCH_PERF_FREQ:-999}" -e cpu-clock -o "$data" -- "$@" \
+        2> "$dir/perf-record.txt"
 }
 
 # bench_perf_report DATA DIR: perf's reports of DATA (flat by symbol, by
