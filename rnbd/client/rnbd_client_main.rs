@@ -39,6 +39,8 @@ module! {
     license: "GPL",
 }
 
+kernel_ext::param::module_version!(proto::RNBD_RS_VERSION);
+
 struct RnbdClient {
     client: Option<Arc<sess::Client>>,
 }

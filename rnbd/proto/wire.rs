@@ -46,6 +46,8 @@ pub const RNBD_PROTO_VER_MAJOR: u8 = 2;
 pub const RNBD_PROTO_VER_MINOR: u8 = 0;
 /// `RTRS_PORT`: the default port of the server.
 pub const RTRS_PORT: u16 = 1234;
+/// The version of rnbd-rs the modules carry (`modinfo`, `/sys/module/*/version`).
+pub const RNBD_RS_VERSION: &str = "0.1.0";
 /// `NAME_MAX`: size of the OPEN `dev_name` array.
 pub const NAME_MAX: usize = 255;
 

@@ -49,6 +49,8 @@ module! {
     license: "GPL",
 }
 
+kernel_ext::param::module_version!(proto::RNBD_RS_VERSION);
+
 struct RnbdServer {
     /// The RTRS server: listener and sessions, closed on drop.
     rtrs: Option<rtrs_srv::RtrsSrv>,

@@ -4,8 +4,10 @@
 #   tools/kernel/build.sh            # VARIANT=default
 #   VARIANT=debug tools/kernel/build.sh
 #
+# The kernel tree is Debian's linux-source-6.12 as it comes: no patch (the
+# modules bring their own bindings and C helpers, kernel/rust/kernel_ext/kext.mk).
 # The result is cached under a key made of the kernel source version, the
-# config fragments, the patch series, the toolchain and this script. With the
+# config fragments, the toolchain and this script. With the
 # key unchanged the script does no work. With it changed, the build tree is
 # reused, so make rebuilds only what the change touches (plus ccache).
 set -euo pipefail
@@ -17,19 +19,14 @@ case "$RNBD_VARIANT" in
     debug) fragments+=("$RNBD_REPO/kernel/config/debug.config") ;;
     *) rnbd_die "unknown VARIANT '$RNBD_VARIANT' (default or debug)" ;;
 esac
-series=$RNBD_REPO/kernel/patches/series
 
 [[ -r $KERNEL_SOURCE_TARBALL ]] || rnbd_die "$KERNEL_SOURCE_TARBALL missing: run 'make setup' (tools/setup/install-deps.sh)"
 [[ -x $RNBD_BINDGEN ]] || rnbd_die "$RNBD_BINDGEN missing: run tools/setup/install-deps.sh"
 source_version=$(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PACKAGE")
 
-patch_files() {
-    { grep -v -e '^\s*#' -e '^\s*$' "$series" || true; } | while read -r p; do echo "$RNBD_REPO/kernel/patches/$p"; done
-}
-
 hash_of() { sha256sum | cut -c1-16; }
 
-src_key=$( { echo "$source_version"; cat "$series"; patch_files | xargs -r cat; } | hash_of)
+src_key=$( { echo "$source_version"; echo vanilla; } | hash_of)
 config_key=$( { echo "$src_key"; cat "${fragments[@]}"; } | hash_of)
 build_key=$( { echo "$config_key"; cat "$0" "$RNBD_REPO/tools/lib/env.sh";
     "$RNBD_RUSTC" --version; clang-19 --version | head -1; "$RNBD_BINDGEN" --version; } | hash_of)
@@ -41,9 +38,9 @@ if [[ -f $RNBD_KERNEL_OUT/key && $(cat "$RNBD_KERNEL_OUT/key") == "$build_key" \
 fi
 started=$SECONDS
 
-# --- source: pristine tarball + patch series, synced into one live tree -----
-# The live tree keeps the mtimes of files the series does not change, so a
-# new patch rebuilds only what it touches.
+# --- source: the pristine tarball, synced into one live tree ---------------
+# The live tree keeps the mtimes of files that did not change, so moving
+# from an older (patched) tree rebuilds only what differs.
 mkdir -p "$RNBD_CACHE/kernel"
 if [[ ! -f $RNBD_KERNEL_SRC/.rnbd-src-key || $(cat "$RNBD_KERNEL_SRC/.rnbd-src-key") != "$src_key" ]]; then
     pristine=$RNBD_CACHE/kernel/pristine
@@ -59,14 +56,9 @@ if [[ ! -f $RNBD_KERNEL_SRC/.rnbd-src-key || $(cat "$RNBD_KERNEL_SRC/.rnbd-src-k
     rm -rf "$staging"
     cp -a "$pristine" "$staging"
     rm -f "$staging/.rnbd-version"
-    for p in $(patch_files); do
-        rnbd_log "applying ${p##*/}"
-        patch -d "$staging" -p1 --forward --no-backup-if-mismatch --quiet < "$p" \
-            || rnbd_die "patch ${p##*/} does not apply to $source_version"
-    done
     mkdir -p "$RNBD_KERNEL_SRC"
     # No -t: files that differ get a fresh mtime, so make sees them as new
-    # even when a patch is dropped and the file goes back to older content.
+    # even when a file goes back to older content.
     changed=$(rsync -rlc --delete --exclude=/.rnbd-src-key --out-format='%n' "$staging/" "$RNBD_KERNEL_SRC/" | grep -vc '/$' || true)
     rm -rf "$staging"
     echo "$src_key" > "$RNBD_KERNEL_SRC/.rnbd-src-key"

@@ -17,7 +17,7 @@ extmod=$RNBD_KERNEL_OUT/${RNBD_EXTMOD_NAME:-extmod}
 mkdir -p "$extmod"
 # -a keeps mtimes, so make rebuilds only what changed.
 rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-    --exclude='*.mod*' --exclude='*.order' --exclude=Module.symvers \
+    --exclude='*.mod*' --exclude='*.order' --exclude='*_generated.rs' --exclude=Module.symvers \
     --include='/Kbuild' --include='/kernel/' --include='/kernel/rust/***' \
     --include='/tests/' --include='/tests/modules/***' \
     --include='/rnbd/***' --include='/rtrs/***' --exclude='*' \

@@ -28,24 +28,24 @@ pub fn cpu_id() -> u32 {
 #[inline]
 pub fn nr_cpu_ids() -> u32 {
     // SAFETY: Set once at boot, read-only afterwards.
-    unsafe { kernel::bindings::nr_cpu_ids }
+    unsafe { crate::kernel_ext::bindings::nr_cpu_ids }
 }
 
 /// `ktime_get()` in nanoseconds.
 #[inline]
 pub fn ktime_ns() -> i64 {
     // SAFETY: No preconditions.
-    unsafe { kernel::bindings::ktime_get() }
+    unsafe { crate::kernel_ext::bindings::ktime_get() }
 }
 
 /// Random bytes (`get_random_bytes`), for UUIDs.
 pub fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for its length.
-    unsafe { kernel::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) }
+    unsafe { crate::kernel_ext::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) }
 }
 
 /// A random u32 (`get_random_u32`).
 pub fn random_u32() -> u32 {
     // SAFETY: No preconditions.
-    unsafe { kernel::bindings::get_random_u32() }
+    unsafe { crate::kernel_ext::bindings::get_random_u32() }
 }

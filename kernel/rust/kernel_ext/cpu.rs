@@ -5,7 +5,7 @@
 
 use core::ptr;
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 
 /// `nr_cpu_ids`: one more than the highest possible CPU id.
 pub fn nr_cpu_ids() -> u32 {

@@ -2,7 +2,7 @@
 
 //! Sleeping for a while, which 6.12's `kernel` crate cannot do yet.
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 
 /// Sleeps at least `ms` milliseconds (`msleep`), uninterruptibly. Process
 /// context only.

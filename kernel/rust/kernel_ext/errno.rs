@@ -4,7 +4,7 @@
 //! functions (its `Error` has no const constructor outside the kernel
 //! crate). Upstream RNBD/RTRS return these; ours must return the same.
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::Error;
 
 macro_rules! errors {

@@ -7,7 +7,7 @@
 
 use core::ptr::NonNull;
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, from_err_ptr, Error, Result};
 use kernel::str::CStr;
 

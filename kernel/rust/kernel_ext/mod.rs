@@ -22,6 +22,7 @@
 //! crate, nothing outside that crate can reach them (`unreachable_pub`).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bindings;
 pub mod block;
 pub mod callback;
 pub mod context;

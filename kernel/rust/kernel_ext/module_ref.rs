@@ -4,7 +4,7 @@
 //! a driver holds one per object that must keep it loaded: while any
 //! [`ModuleRef`] lives, `rmmod` refuses with "in use".
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, Result};
 use kernel::ThisModule;
 

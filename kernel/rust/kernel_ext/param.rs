@@ -40,7 +40,7 @@ use core::fmt::Write;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::ffi::{c_char, c_int};
 use kernel::str::{CStr, CString};
@@ -632,3 +632,25 @@ macro_rules! __module_param_records {
 }
 #[allow(unused_imports)]
 pub(crate) use __module_param_records;
+
+/// Adds `version=` to the module's `.modinfo` (C's `MODULE_VERSION()`;
+/// 6.12's `module!` has no field for it): `modinfo` shows it and the
+/// module loader publishes it as `/sys/module/<name>/version`.
+///
+/// ```ignore
+/// kernel_ext::param::module_version!("0.3.0");
+/// ```
+#[allow(unused_macros)]
+macro_rules! module_version {
+    ($version:expr) => {
+        const _: () = {
+            const VERSION: &[&str] = &["version=", $version];
+            #[link_section = ".modinfo"]
+            #[used]
+            static VERSION_INFO: [u8; $crate::kernel_ext::param::modinfo_len(VERSION)] =
+                $crate::kernel_ext::param::modinfo(VERSION);
+        };
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use module_version;

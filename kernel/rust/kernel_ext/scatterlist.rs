@@ -8,7 +8,7 @@
 //! (a request's pages, a buffer) must keep that memory alive for as long as
 //! the entries are used, which the filling APIs tie to their own types.
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::prelude::*;
 
 /// The end-of-list bit in `page_link` (`SG_END` in `linux/scatterlist.h`).

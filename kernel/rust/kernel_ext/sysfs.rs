@@ -13,7 +13,7 @@
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::c_str;
 use kernel::error::{code::*, from_err_ptr, to_result, Error, Result};
 use kernel::fmt;

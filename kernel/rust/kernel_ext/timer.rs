@@ -21,7 +21,7 @@
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, Result};
 use kernel::init::PinInit;
 use kernel::prelude::*;

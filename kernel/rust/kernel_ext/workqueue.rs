@@ -38,7 +38,7 @@
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, Result};
 use kernel::init::PinInit;
 use kernel::prelude::*;
@@ -52,7 +52,7 @@ use super::sync::{class_key_ptr, Gate, SpinLockIrq, ARMED};
 
 /// `alloc_workqueue` flags (`WQ_*`).
 pub mod flags {
-    use kernel::bindings;
+    use crate::kernel_ext::bindings;
 
     /// Not bound to a CPU; concurrency managed by max_active only.
     pub const UNBOUND: u32 = bindings::wq_flags_WQ_UNBOUND;

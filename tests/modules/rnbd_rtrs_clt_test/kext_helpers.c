@@ -1,3 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The C helpers of kernel_ext this module uses (see there). */
+/* The C helpers of kernel_ext, compiled into this module (see kext.mk). */
 #include "../../../kernel/rust/kernel_ext/context.c"
+#include "../../../kernel/rust/kernel_ext/bindings/helpers.c"

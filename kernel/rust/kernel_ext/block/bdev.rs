@@ -5,7 +5,7 @@
 use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::c_str;
 use kernel::error::{code::*, from_err_ptr, Result};
 use kernel::prelude::*;

@@ -14,8 +14,8 @@
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use crate::kernel_ext::bindings;
 use kernel::alloc::{flags, Flags, KBox, KVec};
-use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::sync::Arc;
 

@@ -5,7 +5,7 @@
 
 use core::ptr::{self, NonNull};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, from_err_ptr, to_result, Error, Result};
 use kernel::init::PinInit;
 use kernel::prelude::*;

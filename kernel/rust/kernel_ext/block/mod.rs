@@ -33,7 +33,7 @@ pub use request::{Busy, HctxType, HwQueue, Request, RequestMut, RequestRef};
 #[allow(unused_imports)]
 pub use tag_set::{Operations, QueueMaps, TagSet, TagSetConfig, TagSetFlags};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{Error, Result};
 
 /// Bytes in a sector, the unit of every position and length the block

@@ -24,7 +24,7 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicI32, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::init::PinInit;
 use kernel::types::Opaque;

@@ -5,7 +5,7 @@
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, to_result, Error, Result};
 use kernel::init::{pin_init_from_closure, PinInit};
 use kernel::prelude::*;

@@ -8,8 +8,8 @@
 //! request is posted nothing else can touch the buffer; when its
 //! completion hands the context back, CPU access resumes.
 
+use crate::kernel_ext::bindings;
 use kernel::alloc::Flags;
-use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 

@@ -39,7 +39,7 @@
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::c_str;
 use kernel::error::{code::*, to_result, Result};
 use kernel::prelude::*;

@@ -12,8 +12,8 @@ pub mod sg;
 pub mod verbs;
 pub mod wr;
 
+use crate::kernel_ext::bindings;
 use core::ptr;
-use kernel::bindings;
 use kernel::c_str;
 use kernel::error::{code::*, to_result, Result};
 use kernel::fmt;

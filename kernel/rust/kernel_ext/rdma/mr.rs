@@ -19,7 +19,7 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{from_err_ptr, Result};
 use kernel::prelude::*;
 use kernel::sync::Arc;

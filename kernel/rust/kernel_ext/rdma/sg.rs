@@ -16,7 +16,7 @@
 
 use core::any::TypeId;
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 

@@ -11,7 +11,7 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{from_err_ptr, Result};
 use kernel::prelude::*;
 use kernel::sync::Arc;

@@ -32,8 +32,8 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
+use crate::kernel_ext::bindings;
 use kernel::alloc::{Flags, KVVec};
-use kernel::bindings;
 use kernel::prelude::*;
 
 use super::buffer::DmaBuffer;

@@ -3,7 +3,7 @@
 //! `struct completion`: one side waits (with or without a timeout) until
 //! another signals that something is done.
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::error::{code::*, Result};
 use kernel::init::PinInit;
 use kernel::prelude::*;

@@ -20,7 +20,7 @@ pub use spinlock::{SpinLockBh, SpinLockBhBackend, SpinLockIrq, SpinLockIrqBacken
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 use kernel::sync::LockClassKey;
 
 /// References held by queued [`DelayedWork`]s and armed [`Timer`]s of this

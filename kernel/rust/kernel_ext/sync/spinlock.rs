@@ -18,7 +18,7 @@
 //! with interrupts disabled or in hardirq context: `spin_unlock_bh` would
 //! re-enable softirqs there, which the kernel WARNs about.
 
-use kernel::bindings;
+use crate::kernel_ext::bindings;
 
 /// Creates a [`SpinLockBh`] initialiser with the given name (or one made
 /// of file and line) and a lock class of its own, as `new_spinlock!` does.
