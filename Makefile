@@ -24,11 +24,11 @@ export SERVER_IMPL CLIENT_IMPL RNBD_GUEST_ENV
 PENDING ?=
 SCENARIOS ?= $(filter-out $(PENDING),$(sort $(dir $(wildcard tests/*/vm1.sh))))
 
-.PHONY: all setup deps kernel tools modules demo test unit fuzz scenario bench check clean
+.PHONY: all setup deps kernel tools modules install demo test unit fuzz scenario bench check clean
 
-all: kernel tools modules
+all: kernel tools modules install
 
-setup: deps kernel tools modules demo
+setup: deps kernel tools modules install demo
 
 deps:
 	tools/setup/install-deps.sh
@@ -42,8 +42,16 @@ tools:
 modules:
 	tools/kernel/modules.sh
 
+# rnbd_server.ko and rnbd_client.ko under /lib/modules/<kver>/extra with a
+# depmod override (they win over the upstream C modules), then depmod:
+# into the guest module tree of $(VARIANT) by default, or, with
+# KDIR=/lib/modules/$$(uname -r)/build, for a Rust-enabled host kernel
+# (README.md, "Install on a host").
+install: $(if $(KDIR),,modules)
+	tools/kernel/install.sh
+
 # The demo: the upstream C RNBD across two VMs, data verified both ends.
-demo: tools modules
+demo: tools install
 	tools/vmrun.sh tests/c-baseline-2vm
 
 # Includes tools/wire/tests/c_layout.rs, which compiles the C wire structs
@@ -55,18 +63,18 @@ unit:
 fuzz:
 	tools/wire/fuzz.sh
 
-test: unit fuzz tools modules
+test: unit fuzz tools install
 	tools/vmrun.sh $(SCENARIOS)
 
 # make scenario S=tests/c-loopback-1vm
-scenario: tools modules
+scenario: tools install
 	tools/vmrun.sh $(S)
 
 # Interleaved rounds of all four client/server pairs (about 35 minutes);
 # RNBD_BENCH_QUICK=1 (one round, two jobs), RNBD_BENCH_PROFILE=1 (perf in
 # the client VM), RNBD_BENCH_ROUNDS, RNBD_BENCH_RUNTIME, ...:
 # Documentation/benchmarks/README.md.
-bench: tools modules
+bench: tools install
 	tools/bench/run.sh
 
 check:

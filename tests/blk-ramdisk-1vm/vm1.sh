@@ -8,7 +8,9 @@
 # read-only, removal under IO, and 50 load/unload cycles.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-ko=$RNBD_MODULES/tests/modules/rnbd_blk_test/rnbd_blk_test.ko
+mod=rnbd_blk_test
+
+ko=$(modinfo -n rnbd_blk_test) || fail "no module rnbd_blk_test in the installed tree (make install)"
 ctl=/sys/devices/virtual/rnbd-blk-test/ctl
 MiB=$((1 << 20))
 
@@ -67,7 +69,7 @@ fio_verify() {
 }
 
 load_module brd rd_nr=2 rd_size=32768
-insmod "$ko"
+modprobe $mod
 [[ -d $ctl ]] || fail "no $ctl"
 expect_eq "$(cd "$ctl" && ls create destroy disks inject read_only resize stats | tr '\n' ' ')" \
     "create destroy disks inject read_only resize stats " "ctl entries"
@@ -256,7 +258,7 @@ losetup -d "$loop"
 # Load and unload 50 times, each time with a disk left for module exit.
 start=$(now)
 for i in $(seq 1 50); do
-    insmod "$ko"
+    modprobe $mod
     echo /dev/ram0 > "$ctl/create"
     dd if="/dev/rnbdblktest0" of=/dev/null bs=64k count=4 iflag=direct status=none
     rmmod rnbd_blk_test

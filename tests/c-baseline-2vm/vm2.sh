@@ -3,7 +3,7 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-load_module rnbd_client
+load_upstream_module rnbd_client
 [[ -e $RNBD_CLT_CTL/map_device ]] || fail "no map_device"
 wait_for server-ready 300
 
@@ -47,7 +47,7 @@ rnbd_unmap "$dev"
 [[ ! -e /dev/$dev ]] || fail "/dev/$dev still exists after unmap"
 [[ -z $(ls "$RNBD_CLT_CTL/devices") ]] || fail "ctl/devices not empty after unmap"
 signal client-unmapped
-unload_module rnbd_client
+unload_upstream_module rnbd_client
 rxe_down
 
 summary "client: mapped /dev/$dev (128 MiB) from $RNBD_VM1_IP:/dev/ram0 in $map_seconds s"

@@ -10,8 +10,8 @@ want=$(sha256sum < /tmp/backing | cut -d' ' -f1)
 loop=$(losetup --find --show /tmp/backing)
 log "backing: $loop ($size bytes)"
 
-load_module rnbd_server
-load_module rnbd_client
+load_upstream_module rnbd_server
+load_upstream_module rnbd_client
 
 start=$(now)
 for ((i = 1; i <= cycles; i++)); do
@@ -26,8 +26,8 @@ done
 seconds=$(elapsed "$start")
 
 [[ -z $(ls "$RNBD_CLT_CTL/devices") ]] || fail "client devices left after the cycles"
-unload_module rnbd_client
-unload_module rnbd_server
+unload_upstream_module rnbd_client
+unload_upstream_module rnbd_server
 rxe_down
 losetup -d "$loop"
 summary "$cycles map/read/unmap cycles of $loop over rxe loopback in $seconds s, data equal every time"

@@ -74,13 +74,34 @@ expect_fail() {
     log "ok: '$*' failed with '$want'"
 }
 
-# load_module NAME [PARAM=VALUE...]: from the kernel under test.
+# load_module NAME [PARAM=VALUE...]: `modprobe NAME` as a user runs it. The
+# guest's /lib/modules is the installed tree (tools/vmrun/guest/runner.sh):
+# the kernel's modules, and ours (`make install`), which win over the
+# upstream C modules of the same name.
 load_module() {
-    modprobe -d "$RNBD_MODROOT" "$@" || fail "modprobe $*"
+    modprobe "$@" || fail "modprobe $*"
 }
 
 unload_module() {
-    modprobe -d "$RNBD_MODROOT" -r "$@" || fail "modprobe -r $*"
+    modprobe -r "$@" || fail "modprobe -r $*"
+}
+
+# load_upstream_module NAME [PARAM=VALUE...]: from the kernel's own tree,
+# where rnbd_server and rnbd_client are the upstream C modules.
+load_upstream_module() {
+    modprobe -d "$RNBD_MODROOT_UPSTREAM" "$@" || fail "modprobe -d (upstream) $*"
+}
+
+unload_upstream_module() {
+    modprobe -d "$RNBD_MODROOT_UPSTREAM" -r "$@" || fail "modprobe -d (upstream) -r $*"
+}
+
+# rnbd_is_ours NAME: the loaded NAME is rnbd-rs's (its modinfo author),
+# not the upstream C module modprobe could also have found.
+rnbd_is_ours() {
+    local author
+    author=$(modinfo -F author "$1") || fail "modinfo $1"
+    [[ $author == "rnbd-rs developers" ]] || fail "modprobe $1 loaded '$author', not rnbd-rs"
 }
 
 # rxe_up [NIC]: soft-RoCE on eth<NIC> as rxe<NIC>, waited until ACTIVE. The

@@ -1,7 +1,9 @@
 # Helpers for the scenarios of tests/modules/rnbd_ping_test. Source after
 # common.sh.
 
-ping_ko=$RNBD_MODULES/tests/modules/rnbd_ping_test/rnbd_ping_test.ko
+ping_mod=rnbd_ping_test
+
+ping_ko=$(modinfo -n rnbd_ping_test) || fail "no module rnbd_ping_test in the installed tree (make install)"
 ping_ctl=/sys/devices/virtual/rnbd-ping-test/ctl
 
 # ping_connect ADDRESS: connects; the accept carried "pong-hello".

@@ -62,9 +62,10 @@ rnbd_map_fails() {
 # The server under test. Scenarios that accept either implementation of
 # rnbd_server choose it by SERVER_IMPL (passed to the guests with
 # `make scenario S=... SERVER_IMPL=c`, see Documentation/testing.md):
-#   rust (default)  our rnbd_server.ko from $RNBD_MODULES (RTRS built in)
+#   rust (default)  ours (RTRS built in): `modprobe rnbd_server`, from the
+#                   installed module tree (`make install`)
 #   c               the upstream C rnbd_server (+ rtrs_server) from the
-#                   kernel's modroot
+#                   kernel's own tree ($RNBD_MODROOT_UPSTREAM)
 SERVER_IMPL=${SERVER_IMPL:-rust}
 case $SERVER_IMPL in
     rust | c) ;;
@@ -75,20 +76,17 @@ esac
 rnbd_server_load() {
     log "loading the $SERVER_IMPL rnbd_server $*"
     if [[ $SERVER_IMPL == c ]]; then
-        load_module rnbd_server "$@"
+        load_upstream_module rnbd_server "$@"
     else
-        local ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
-        [[ -f $ko ]] || fail "no $ko (make modules)"
-        # Its dependencies (ib_core, rdma_cm) come from the kernel's modroot.
-        modprobe -d "$RNBD_MODROOT" rdma_cm || fail "modprobe rdma_cm"
-        insmod "$ko" "$@" || fail "insmod $ko $*"
+        load_upstream_module rnbd_server "$@"
+        rnbd_is_ours rnbd_server
     fi
 }
 
 # rnbd_server_unload: unload it (the C one with rtrs_server and rtrs_core).
 rnbd_server_unload() {
     if [[ $SERVER_IMPL == c ]]; then
-        unload_module rnbd_server
+        unload_upstream_module rnbd_server
     else
         rmmod rnbd_server || fail "rmmod rnbd_server"
     fi
@@ -96,9 +94,10 @@ rnbd_server_unload() {
 
 # The client under test, chosen like the server by CLIENT_IMPL (passed to
 # the guests with `make scenario S=... CLIENT_IMPL=c`):
-#   rust (default)  our rnbd_client.ko from $RNBD_MODULES (RTRS built in)
+#   rust (default)  ours (RTRS built in): `modprobe rnbd_client`, from the
+#                   installed module tree (`make install`)
 #   c               the upstream C rnbd_client (+ rtrs_client) from the
-#                   kernel's modroot
+#                   kernel's own tree ($RNBD_MODROOT_UPSTREAM)
 CLIENT_IMPL=${CLIENT_IMPL:-rust}
 case $CLIENT_IMPL in
     rust | c) ;;
@@ -109,12 +108,10 @@ esac
 rnbd_client_load() {
     log "loading the $CLIENT_IMPL rnbd_client $*"
     if [[ $CLIENT_IMPL == c ]]; then
-        load_module rnbd_client "$@"
+        load_upstream_module rnbd_client "$@"
     else
-        local ko=$RNBD_MODULES/rnbd/client/rnbd_client.ko
-        [[ -f $ko ]] || fail "no $ko (make modules)"
-        modprobe -d "$RNBD_MODROOT" rdma_cm || fail "modprobe rdma_cm"
-        insmod "$ko" "$@" || fail "insmod $ko $*"
+        load_upstream_module rnbd_client "$@"
+        rnbd_is_ours rnbd_client
     fi
     [[ -d $RNBD_CLT_CTL ]] || fail "no $RNBD_CLT_CTL after loading the client"
 }
@@ -123,7 +120,7 @@ rnbd_client_load() {
 # C server still uses it, rtrs_core).
 rnbd_client_unload() {
     if [[ $CLIENT_IMPL == c ]]; then
-        unload_module rnbd_client
+        unload_upstream_module rnbd_client
     else
         rmmod rnbd_client || fail "rmmod rnbd_client"
     fi

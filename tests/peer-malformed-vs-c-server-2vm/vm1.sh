@@ -6,7 +6,7 @@
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
 load_module brd rd_nr=1 rd_size=131072
-load_module rnbd_server
+load_upstream_module rnbd_server
 signal server-ready
 
 wait_for peer-done 900
@@ -17,13 +17,13 @@ summary "server: no session or device left after $(cat "$RNBD_SHARED/cases") mal
 
 # Phase 2: a queue depth that is not a power of two, so that a buffer id
 # >= queue_depth fits the immediate (imm-buf-id-ge-qd).
-unload_module rnbd_server
-unload_module rtrs_server
-load_module rtrs_server sess_queue_depth=500
-load_module rnbd_server
+unload_upstream_module rnbd_server
+unload_upstream_module rtrs_server
+load_upstream_module rtrs_server sess_queue_depth=500
+load_upstream_module rnbd_server
 signal server-qd500
 wait_for peer-done2 300
 wait_until 30 test -z "$(ls /sys/class/rtrs-server 2>/dev/null)"
-unload_module rnbd_server
+unload_upstream_module rnbd_server
 unload_module brd
 rxe_down

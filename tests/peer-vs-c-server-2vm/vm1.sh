@@ -4,7 +4,7 @@
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
 load_module brd rd_nr=1 rd_size=131072
-load_module rnbd_server
+load_upstream_module rnbd_server
 [[ -d $RNBD_SRV_CTL ]] || fail "no $RNBD_SRV_CTL"
 signal server-ready
 
@@ -27,6 +27,6 @@ signal server-checked
 
 wait_for client-unmapped 300
 wait_until 20 test ! -e /sys/class/rtrs-server/cclt
-unload_module rnbd_server
+unload_upstream_module rnbd_server
 unload_module brd
 rxe_down

@@ -65,7 +65,7 @@ signal peer-done
 wait_for server-checked 300
 
 # The C client maps the same device and sees the peer's bytes.
-load_module rnbd_client
+load_upstream_module rnbd_client
 dev=$(rnbd_map "sessname=cclt path=ip:$srv device_path=/dev/ram0")
 expect_eq "$(blockdev --getsize64 "/dev/$dev")" $((128 << 20)) "size of /dev/$dev"
 "$peer" pattern --length 16M --pattern-seed $seed > /tmp/pattern
@@ -74,7 +74,7 @@ cmp /tmp/pattern /tmp/seen || fail "the C client sees other bytes than the peer 
 log "ok: C client's /dev/$dev equals the peer's 16 MiB pattern"
 rnbd_unmap "$dev"
 signal client-unmapped
-unload_module rnbd_client
+unload_upstream_module rnbd_client
 rxe_down
 
 summary "peer: unreachable address fails in ${unreach_s}s (exit 3), no listener in ${nolisten_s}s (exit 3); missing device refused with ENOENT; second rw open refused with EPERM"

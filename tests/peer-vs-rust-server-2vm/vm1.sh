@@ -3,10 +3,12 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
+mod=rnbd_server
+
+ko=$(modinfo -n rnbd_server) || fail "no module rnbd_server in the installed tree (make install)"
 [[ -f $ko ]] || fail "no $ko"
 load_module brd rd_nr=1 rd_size=131072
-insmod "$ko"
+modprobe $mod
 [[ -d $RNBD_SRV_CTL ]] || fail "no $RNBD_SRV_CTL"
 signal server-ready
 
@@ -56,7 +58,7 @@ rmmod rnbd_server
 
 # Queue depth 500 (a buffer id >= queue depth fits the immediate), with
 # always_invalidate=N, and a small error budget.
-insmod "$ko" sess_queue_depth=500 always_invalidate=N max_errors=3
+modprobe $mod sess_queue_depth=500 always_invalidate=N max_errors=3
 signal server-qd500
 wait_for peer-done2 300
 wait_until 30 test -z "$(ls /sys/class/rtrs-server 2>/dev/null)"

@@ -2,11 +2,13 @@
 # client in one kernel, the client connecting to the VM's own address.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-ko=$RNBD_MODULES/tests/modules/rnbd_cm_test/rnbd_cm_test.ko
+mod=rnbd_cm_test
+
+ko=$(modinfo -n rnbd_cm_test) || fail "no module rnbd_cm_test in the installed tree (make install)"
 ctl=/sys/devices/virtual/rnbd-cm-test/ctl
 me=$RNBD_VM1_IP
 
-insmod "$ko"
+modprobe $mod
 expect_file "$ctl/result" none
 expect_file "$ctl/server" "established=0 disconnected=0 rejected=0 active=0"
 
@@ -69,7 +71,7 @@ dmesg | grep "rnbd_cm_test: unloaded: established=24" >/dev/null || fail "no unl
 
 # Load and unload 50 times, with a connection each time.
 for i in $(seq 1 50); do
-    insmod "$ko"
+    modprobe $mod
     echo "$me accept-$i" > "$ctl/connect"
     rmmod rnbd_cm_test
 done

@@ -2,7 +2,7 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 ctl=/sys/devices/virtual/rnbd-cm-test/ctl
 
-insmod "$RNBD_MODULES/tests/modules/rnbd_cm_test/rnbd_cm_test.ko"
+modprobe rnbd_cm_test
 signal listening
 wait_for client-connected
 expect_file "$ctl/server" "established=1 disconnected=0 rejected=0 active=1"

@@ -3,7 +3,7 @@
 ctl=/sys/devices/virtual/rnbd-cm-test/ctl
 server=$RNBD_VM1_IP
 
-insmod "$RNBD_MODULES/tests/modules/rnbd_cm_test/rnbd_cm_test.ko"
+modprobe rnbd_cm_test
 wait_for listening
 echo "$server accept-from-vm2" > "$ctl/connect"
 expect_file "$ctl/result" "established welcome:accept-from-vm2 on rxe0"

@@ -4,7 +4,7 @@
 . "$RNBD_REPO/tests/lib/ping.sh"
 
 me=$RNBD_VM1_IP
-insmod "$ping_ko"
+modprobe $ping_mod
 expect_file "$ping_ctl/result" none
 ping_connect "$me"
 ping_run 4096 7 "bytes=4096"
@@ -70,7 +70,7 @@ dmesg | grep -E "rnbd_ping_test: unloaded, [01] server connection" >/dev/null ||
 
 # Load and unload 50 times, with a connection and a run each time.
 for i in $(seq 1 50); do
-    insmod "$ping_ko"
+    modprobe $ping_mod
     ping_connect "$me"
     ping_run 512 "$i" "bytes=512"
     rmmod rnbd_ping_test

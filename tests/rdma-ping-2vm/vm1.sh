@@ -2,7 +2,7 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/ping.sh"
 
-insmod "$ping_ko"
+modprobe $ping_mod
 signal listening
 wait_for client-done
 ping_server_expect 6 6 7 0

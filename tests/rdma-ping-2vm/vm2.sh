@@ -3,7 +3,7 @@
 . "$RNBD_REPO/tests/lib/ping.sh"
 
 server=$RNBD_VM1_IP
-insmod "$ping_ko"
+modprobe $ping_mod
 wait_for listening
 ping_connect "$server"
 ping_run 4096 1 "bytes=4096"
@@ -41,7 +41,7 @@ ping_run 1024 31 "bytes=1024"
 rmmod rnbd_ping_test
 signal client-unloaded
 wait_for server-idle
-insmod "$ping_ko"
+modprobe $ping_mod
 ping_connect "$server"
 signal client-reconnected
 wait_for server-unloaded

@@ -2,14 +2,16 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-ko=$RNBD_MODULES/tests/modules/rnbd_rtrs_clt_test/rnbd_rtrs_clt_test.ko
+mod=rnbd_rtrs_clt_test
+
+ko=$(modinfo -n rnbd_rtrs_clt_test) || fail "no module rnbd_rtrs_clt_test in the installed tree (make install)"
 [[ -f $ko ]] || fail "no $ko"
-modprobe -d "$RNBD_MODROOT" rdma_cm || fail "modprobe rdma_cm"
+modprobe rdma_cm || fail "modprobe rdma_cm"
 for impl in c rust; do
     wait_for server-ready-$impl 120
     if [[ $impl == c ]]; then dev=/dev/ram0; else dev=ram0; fi
     dmesg -C
-    insmod "$ko" dst0=$RNBD_VM1_IP0 dst1=$RNBD_VM1_IP1 dev=$dev io_secs=15 &
+    modprobe $mod dst0=$RNBD_VM1_IP0 dst1=$RNBD_VM1_IP1 dev=$dev io_secs=15 &
     pid=$!
     # The session's sysfs as upstream, both paths connected, before the
     # server drops one of them under IO.
@@ -24,7 +26,7 @@ for impl in c rust; do
     expect_file "$c/mpath_policy" "min-inflight (MI: 1)"
     expect_file "$c/max_reconnect_attempts" -1
     signal client-io-$impl
-    wait $pid || fail "insmod failed"
+    wait $pid || fail "modprobe failed"
     dmesg | grep -E "rtrs" | tail -30
     line=$(dmesg | grep "rtrs_clt_test: PASS") || fail "rtrs client test failed against the $impl server"
     rmmod rnbd_rtrs_clt_test || fail "rmmod"

@@ -3,7 +3,7 @@
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
 load_module brd rd_nr=1 rd_size=131072
-load_module rnbd_server
+load_upstream_module rnbd_server
 [[ -d $RNBD_SRV_CTL ]] || fail "no $RNBD_SRV_CTL"
 signal server-ready
 
@@ -20,6 +20,6 @@ want=$(cat "$RNBD_SHARED/pattern.sha256")
 expect_eq "$(sha_of /dev/ram0 $((4 << 20)))" "$want" "sha256 of the first 4 MiB of /dev/ram0"
 summary "server (C): /dev/ram0 holds the Rust client's 4 MiB pattern"
 signal server-done
-unload_module rnbd_server
+unload_upstream_module rnbd_server
 unload_module brd
 rxe_down

@@ -1,11 +1,12 @@
-# VM 2: our rnbd_client.ko (insmod from $RNBD_MODULES) maps VM 1's ramdisk.
+# VM 2: our rnbd_client (`modprobe rnbd_client`, from the installed tree) maps VM 1's ramdisk.
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
 load_module rdma_cm
-ko=$RNBD_MODULES/rnbd/client/rnbd_client.ko
+mod=rnbd_client
+ko=$(modinfo -n rnbd_client) || fail "no module rnbd_client in the installed tree (make install)"
 [[ -f $ko ]] || fail "no $ko"
-insmod "$ko" || fail "insmod $ko"
+modprobe $mod || fail "modprobe $mod"
 [[ -e $RNBD_CLT_CTL/map_device ]] || fail "no map_device"
 expect_file /sys/module/rnbd_client/parameters/hold_io_sec 64
 

@@ -1,11 +1,12 @@
 # rnbd_hello.ko (two .rs files and a C object) loads, prints the product the
 # C half computed, and unloads, five times over.
 . "$RNBD_REPO/tests/lib/common.sh"
-ko=$RNBD_MODULES/tests/modules/rnbd_hello/rnbd_hello.ko
+mod=rnbd_hello
+ko=$(modinfo -n rnbd_hello) || fail "no module rnbd_hello in the installed tree (make install)"
 expect_eq "$(modinfo -F vermagic "$ko" | cut -d' ' -f1)" "$(uname -r)" "vermagic of rnbd_hello.ko"
 for i in 1 2 3 4 5; do
     dmesg -C
-    insmod "$ko"
+    modprobe $mod
     grep -q '^rnbd_hello ' /proc/modules || fail "rnbd_hello not in /proc/modules"
     rmmod rnbd_hello
     msgs=$(dmesg)

@@ -1,13 +1,15 @@
 # VM 1: our rnbd_server.ko (milestone 1) for the peer on VM 2.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
+mod=rnbd_server
+
+ko=$(modinfo -n rnbd_server) || fail "no module rnbd_server in the installed tree (make install)"
 [[ -f $ko ]] || fail "no $ko"
 closed() { dmesg | grep -c "rtrs server: path closed" || true; }
 rsps() { dmesg | grep -c "INFO_RSP sent (64 chunk MRs)" || true; }
 
 # Phase 1: defaults (512 chunks of 128 KiB).
-insmod "$ko"
+modprobe $mod
 expect_file /sys/module/rnbd_server/parameters/port_nr 1234
 expect_file /sys/module/rnbd_server/parameters/sess_queue_depth 512
 expect_file /sys/module/rnbd_server/parameters/max_chunk_size 131072
@@ -19,14 +21,14 @@ wait_until 20 test "$(closed)" -ge 1
 rmmod rnbd_server
 
 # Refused parameters, as upstream's check_module_params().
-expect_fail "Invalid parameters" insmod "$ko" max_chunk_size=12288
-expect_fail "Invalid parameters" insmod "$ko" sess_queue_depth=0
-expect_fail "Invalid parameters" insmod "$ko" sess_queue_depth=65535
+expect_fail "Invalid argument" modprobe $mod max_chunk_size=12288
+expect_fail "Invalid argument" modprobe $mod sess_queue_depth=0
+expect_fail "Invalid argument" modprobe $mod sess_queue_depth=65535
 dmesg | grep "RDMA immediate size (28b) not enough to encode 65535 buffers" >/dev/null || fail "no immediate-size message"
 
 # Phase 2: 64 chunks.
 load_module brd rd_nr=1 rd_size=8192
-insmod "$ko" sess_queue_depth=64
+modprobe $mod sess_queue_depth=64
 signal ready-64
 wait_for peer-cycles-done 300
 n=$(closed)
@@ -43,7 +45,7 @@ signal server-unloaded
 
 # 10 load/unload cycles.
 for i in $(seq 10); do
-    insmod "$ko" sess_queue_depth=64
+    modprobe $mod sess_queue_depth=64
     rmmod rnbd_server
 done
 summary "rnbd_server: INFO exchange at queue depth 512 and 64, $n paths closed on disconnect, unload refused while a session is up, 3 refused loads, 10 load/unload cycles"

@@ -2,7 +2,9 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-ko=$RNBD_MODULES/rnbd/server/rnbd_server.ko
+mod=rnbd_server
+
+ko=$(modinfo -n rnbd_server) || fail "no module rnbd_server in the installed tree (make install)"
 [[ -f $ko ]] || fail "no $ko"
 load_module brd rd_nr=2 rd_size=32768
 # The search directory /dev/exp (on devtmpfs: the server resolves paths
@@ -14,7 +16,7 @@ mknod /dev/exp/ram0 b "$major" 0
 mknod /dev/exp/ram1 b "$major" 1
 ln -s ram1 /dev/exp/alias
 ln -s ../ram1 /dev/exp/escape
-insmod "$ko" dev_search_path=/dev/exp
+modprobe $mod dev_search_path=/dev/exp
 expect_file /sys/module/rnbd_server/parameters/dev_search_path /dev/exp
 expect_file /sys/module/rnbd_server/parameters/max_errors 64
 [[ -d $RNBD_SRV_CTL/devices ]] || fail "no $RNBD_SRV_CTL/devices"
@@ -49,7 +51,7 @@ signal server-verified
 wait_for peer-done 200
 # Reload with max_errors=1: one malformed message closes the session.
 wait_until 30 rmmod rnbd_server
-insmod "$ko" dev_search_path=/dev/exp max_errors=1
+modprobe $mod dev_search_path=/dev/exp max_errors=1
 signal server-strict
 wait_for peer-strict-done 120
 strict_closed() { dmesg | grep "1 malformed messages (max_errors), closing it" >/dev/null; }

@@ -6,7 +6,7 @@
 peer=$RNBD_REPO/target/release/rnbd-peer
 [[ -x $peer ]] || fail "no $peer (make tools)"
 srv=$RNBD_VM1_IP
-load_module rnbd_client
+load_upstream_module rnbd_client
 wait_for server-ready 300
 
 spec="sessname=sess1 path=ip:$srv device_path=ram0"
@@ -61,7 +61,7 @@ expect_eq "$(sha_of "/dev/$dev" $((4 << 20)))" "$want" "sha256 after force_close
 rnbd_unmap "$dev"
 signal client-unmapped
 wait_for server-verified 120
-unload_module rnbd_client
+unload_upstream_module rnbd_client
 
 # rnbd-peer: info, verify (write + read back), read with a second session.
 "$peer" -s "$srv" --session p-info -d alias info | tee /tmp/info.out

@@ -6,9 +6,9 @@
 impl=${SERVER_IMPL:-rust}
 load_module brd rd_nr=1 rd_size=262144
 if [[ $impl == rust ]]; then
-    insmod "$RNBD_MODULES/rnbd/server/rnbd_server.ko"
+    modprobe rnbd_server
 else
-    load_module rnbd_server
+    load_upstream_module rnbd_server
 fi
 res0=$(rdma_resources)
 signal server-ready
@@ -76,7 +76,7 @@ expect_rdma_resources "$res0"
 if [[ $impl == rust ]]; then
     rmmod rnbd_server
 else
-    unload_module rnbd_server
+    unload_upstream_module rnbd_server
 fi
 summary "server ($impl): one session with two paths; path 1 disconnected from sysfs under fio and reconnected by the client into the same session"
 if [[ ${SERVER_DEVICE_REMOVAL:-1} == 1 ]]; then

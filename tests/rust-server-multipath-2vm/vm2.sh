@@ -3,7 +3,7 @@
 . "$RNBD_REPO/tests/lib/common.sh"
 . "$RNBD_REPO/tests/lib/rnbd.sh"
 
-load_module rnbd_client
+load_upstream_module rnbd_client
 wait_for server-ready 300
 dev=$(rnbd_map "sessname=mp path=ip:$RNBD_VM1_IP0 path=ip:$RNBD_VM1_IP1 device_path=/dev/ram0")
 c=/sys/class/rtrs-client/mp/paths
@@ -55,7 +55,7 @@ fi
 signal client-done
 wait_for server-checked 120
 rnbd_unmap "$dev"
-unload_module rnbd_client
+unload_upstream_module rnbd_client
 signal client-unmapped
 summary "client: two paths, fio randrw verify with one path disconnected by the server: 0 errors; the path reconnected and served a second verify pass"
 if [[ ${SERVER_DEVICE_REMOVAL:-1} == 1 ]]; then

@@ -152,9 +152,9 @@ else
     wait_for unload-unmapped 120
     if ((rc != 0)); then
         wait_until 30 no_sessions
-        unload_module rnbd_server
+        unload_upstream_module rnbd_server
     else
-        unload_module rtrs_server
+        unload_upstream_module rtrs_server
     fi
     summary "server (c): rmmod rnbd_server with 2 sessions up $obs (not asserted: upstream does not hold module references for sessions)"
 fi

@@ -25,7 +25,7 @@ io_fails() {
     log "ok: $2 on /dev/$1 failed with an IO error"
 }
 
-load_module rnbd_client
+load_upstream_module rnbd_client
 wait_for server-ready 300
 wait_reachable "$RNBD_VM1_IP"
 
@@ -154,6 +154,6 @@ sess_gone sp1
 sess_gone sp2
 [[ -z $(ls "$RNBD_CLT_CTL/devices") ]] || fail "client devices left"
 signal unload-unmapped
-unload_module rnbd_client
+unload_upstream_module rnbd_client
 rxe_down
 summary "client: server unload with sessions up was $result; $after; unmapped cleanly"

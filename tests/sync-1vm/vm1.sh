@@ -5,7 +5,9 @@
 # with everything armed and 50 load/unload cycles.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-ko=$RNBD_MODULES/tests/modules/rnbd_sync_test/rnbd_sync_test.ko
+mod=rnbd_sync_test
+
+ko=$(modinfo -n rnbd_sync_test) || fail "no module rnbd_sync_test in the installed tree (make install)"
 mod=rnbd_sync_test
 ctl=/sys/devices/virtual/rnbd-sync-test/ctl
 params=/sys/module/$mod/parameters
@@ -44,7 +46,7 @@ expect_eq "$(modinfo -F parmtype "$ko" | sort | tr '\n' ' ')" \
     "always_invalidate:bool dev_search_path:string hb_interval_ms:uint label:string max_chunk_size:int port_nr:ushort sess_queue_depth:int " \
     "parameter types in modinfo"
 
-insmod "$ko"
+modprobe $mod
 expect_eq "$(ls "$params" | tr '\n' ' ')" \
     "always_invalidate dev_search_path hb_interval_ms label max_chunk_size port_nr sess_queue_depth " "parameter files"
 for p in always_invalidate dev_search_path max_chunk_size port_nr sess_queue_depth; do
@@ -98,40 +100,40 @@ in_dmesg "loaded: port_nr=4321 always_invalidate=N max_chunk_size=65536 sess_que
 modprobe -d "$tree" -r $mod
 # A bool without a value means Y; dev_search_path keeps what precedes
 # its last newline, as upstream's setter.
-insmod "$ko" always_invalidate 'dev_search_path="/srv/a
+modprobe $mod always_invalidate 'dev_search_path="/srv/a
 b"'
 expect_eq "$(param always_invalidate) $(param dev_search_path)" "Y /srv/a" "bool without value, path cut at the newline"
 rmmod $mod
 
 # Refused values: the load fails with the errno of the check (kmod's
-# insmod prints EINVAL as "Invalid parameters", others with strerror).
+# modprobe prints every errno with strerror: EINVAL is "Invalid argument").
 bad() {
     local want=$1
     shift
-    expect_fail "$want" insmod "$ko" "$@"
+    expect_fail "$want" modprobe $mod "$@"
     [[ ! -d /sys/module/$mod ]] || fail "$mod loaded with $*"
 }
-bad "Invalid parameters" max_chunk_size=1000
-bad "Invalid parameters" max_chunk_size=12288
-bad "Invalid parameters" sess_queue_depth=0
-bad "Invalid parameters" sess_queue_depth=65536
+bad "Invalid argument" max_chunk_size=1000
+bad "Invalid argument" max_chunk_size=12288
+bad "Invalid argument" sess_queue_depth=0
+bad "Invalid argument" sess_queue_depth=65536
 bad "Numerical result out of range" port_nr=65536
-bad "Invalid parameters" port_nr=port
-bad "Invalid parameters" always_invalidate=maybe
-bad "Invalid parameters" hb_interval_ms=0
-bad "Invalid parameters" "dev_search_path=/$(printf 'p%.0s' $(seq 4095))"
+bad "Invalid argument" port_nr=port
+bad "Invalid argument" always_invalidate=maybe
+bad "Invalid argument" hb_interval_ms=0
+bad "Invalid argument" "dev_search_path=/$(printf 'p%.0s' $(seq 4095))"
 bad "No space left on device" label=abcdefghijklmnop
 # Each value valid alone, the combination not (checked in module init).
-bad "Invalid parameters" sess_queue_depth=65535 max_chunk_size=131072
+bad "Invalid argument" sess_queue_depth=65535 max_chunk_size=131072
 in_dmesg "rnbd_sync_test: \`1000' invalid for parameter \`max_chunk_size'" || fail "no parse error line"
 in_dmesg "RDMA immediate size (28b) not enough to encode 65535 buffers of size 131072B" \
     || fail "no combination error line"
 # An unknown parameter is ignored with a notice, as for C modules.
-insmod "$ko" nosuch=1
+modprobe $mod nosuch=1
 in_dmesg "rnbd_sync_test: unknown parameter 'nosuch' ignored" || fail "no unknown parameter notice"
 rmmod $mod
 longest=/$(printf 'p%.0s' $(seq 4094))   # 4095 bytes
-insmod "$ko" "dev_search_path=$longest"
+modprobe $mod "dev_search_path=$longest"
 # The page holds the value but not its newline, as with C's scnprintf.
 [[ $(param dev_search_path) == "$longest" ]] || fail "longest dev_search_path not kept"
 log "ok: the longest dev_search_path (4095 bytes) is kept"
@@ -139,7 +141,7 @@ rmmod $mod
 
 # --- Spinlocks: softirq, a worker and two writers at once -----------------
 
-insmod "$ko"
+modprobe $mod
 cmd stress_start
 cmd hb_start 1
 ( cmd spin 20000 ) &
@@ -285,7 +287,7 @@ expect_eq "$(($(clean_unloads) - unloads))" 1 "clean unload"
 # --- Unload with everything armed, then 50 load/unload cycles ---------------
 
 unloads=$(clean_unloads)
-insmod "$ko"
+modprobe $mod
 cmd stress_start
 cmd hb_start 1
 cmd reconnect 60000
@@ -295,7 +297,7 @@ within "armed callbacks" "$(stat_of armed)" 4 5
 rmmod $mod
 [[ ! -e $ctl ]] || fail "ctl left after rmmod"
 for i in $(seq 1 50); do
-    insmod "$ko" hb_interval_ms=$((i % 5 + 1))
+    modprobe $mod hb_interval_ms=$((i % 5 + 1))
     cmd stress_start
     cmd hb_start
     cmd reconnect $((i * 10))

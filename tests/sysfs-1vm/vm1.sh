@@ -3,10 +3,12 @@
 # objects left behind for module exit to clean up.
 . "$RNBD_REPO/tests/lib/common.sh"
 
-ko=$RNBD_MODULES/tests/modules/rnbd_sysfs_test/rnbd_sysfs_test.ko
+mod=rnbd_sysfs_test
+
+ko=$(modinfo -n rnbd_sysfs_test) || fail "no module rnbd_sysfs_test in the installed tree (make install)"
 ctl=/sys/devices/virtual/rnbd-sysfs-test/ctl
 
-insmod "$ko"
+modprobe $mod
 [[ -d $ctl ]] || fail "no $ctl"
 expect_eq "$(readlink -f /sys/class/rnbd-sysfs-test/ctl)" "$ctl" "class link to ctl"
 expect_eq "$(cd "$ctl" && ls -d add_object count remove_object objects links | tr '\n' ' ')" \
@@ -82,7 +84,7 @@ dmesg | grep "rnbd_sysfs_test: unloaded, 3 object(s) removed" >/dev/null || fail
 
 # Load and unload 50 times, with objects each time.
 for i in $(seq 1 50); do
-    insmod "$ko"
+    modprobe $mod
     echo "a$i" > "$ctl/add_object"
     echo "b$i" > "$ctl/add_object"
     echo 1 > "$ctl/objects/a$i/remove"

@@ -2,9 +2,10 @@
 # RNBD modules will; on load it round-trips one message of each kind and the
 # spec's immediate-data examples, and fails to load if any check fails.
 . "$RNBD_REPO/tests/lib/common.sh"
-ko=$RNBD_MODULES/tests/modules/rnbd_wire_test/rnbd_wire_test.ko
+mod=rnbd_wire_test
+ko=$(modinfo -n rnbd_wire_test) || fail "no module rnbd_wire_test in the installed tree (make install)"
 dmesg -C
-insmod "$ko"
+modprobe $mod
 grep -q '^rnbd_wire_test ' /proc/modules || fail "rnbd_wire_test not in /proc/modules"
 rmmod rnbd_wire_test
 msgs=$(dmesg)

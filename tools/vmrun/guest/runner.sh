@@ -11,6 +11,17 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 hostname "vm$vm"
 
+# /lib/modules of the guest kernel is the installed module tree (the
+# kernel's modules and ours, `make install`): modprobe as users run it.
+if [[ -d $RNBD_MODROOT/lib/modules/$(uname -r) ]]; then
+    mount -t tmpfs -o mode=0755 tmpfs /lib/modules
+    mkdir -p "/lib/modules/$(uname -r)"
+    mount --bind "$RNBD_MODROOT/lib/modules/$(uname -r)" "/lib/modules/$(uname -r)"
+else
+    echo "runner: no module tree $RNBD_MODROOT/lib/modules/$(uname -r) (make install)"
+    exit 211
+fi
+
 ip link set lo up
 for ((nic = 0; nic < RNBD_NICS; nic++)); do
     addr_var=RNBD_VM${vm}_IP$nic

@@ -164,6 +164,12 @@ fn run_all(opts: Options) -> Result<bool, String> {
             ));
         }
     }
+    if !kernel_dir.join("modroot-installed").exists() {
+        return Err(format!(
+            "{} has no modroot-installed (install the modules into it: make install)",
+            kernel_dir.display()
+        ));
+    }
     let kernel_release = std::fs::read_to_string(kernel_dir.join("release"))
         .map_err(|e| e.to_string())?
         .trim()

@@ -417,8 +417,20 @@ fn write_env(host: &Host, scenario: &Scenario, net: &Network, path: &Path) -> Re
             "RNBD_KERNEL_DIR".into(),
             host.kernel_dir.display().to_string(),
         ),
+        // The module tree the guest's /lib/modules shows (runner.sh):
+        // the kernel's modules plus ours (`make install`), so a plain
+        // `modprobe rnbd_server` loads ours.
         (
             "RNBD_MODROOT".into(),
+            host.kernel_dir
+                .join("modroot-installed")
+                .display()
+                .to_string(),
+        ),
+        // The kernel's own tree: the upstream C rnbd modules, for the C
+        // pairs (`modprobe -d $RNBD_MODROOT_UPSTREAM rnbd_server`).
+        (
+            "RNBD_MODROOT_UPSTREAM".into(),
             host.kernel_dir.join("modroot").display().to_string(),
         ),
         // The repository's own modules, built for this kernel by
