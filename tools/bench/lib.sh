@@ -102,7 +102,7 @@ bench_server_load() {
     if [[ -z $ai ]]; then
         rnbd_server_load
     elif [[ $SERVER_IMPL == c ]]; then
-        load_module rtrs_server "always_invalidate=$ai"
+        load_upstream_module rtrs_server "always_invalidate=$ai"
         rnbd_server_load
     else
         rnbd_server_load "always_invalidate=$ai"

@@ -18,10 +18,10 @@ if [[ ${BENCH_PERFTEST:-0} == 1 ]]; then
 fi
 
 bench_brd_load
-load_module rnbd_server
+load_upstream_module rnbd_server
 mkdir -p "$BENCH_OUT/main"
 cat /sys/module/rtrs_server/parameters/always_invalidate > "$BENCH_OUT/main/always_invalidate"
-load_module rnbd_client
+load_upstream_module rnbd_client
 start=$(now)
 dev=$(rnbd_map "sessname=bench path=ip:$RNBD_VM1_IP device_path=/dev/ram0")
 elapsed "$start" > "$BENCH_OUT/main/map.seconds"
@@ -33,7 +33,7 @@ done
 start=$(now)
 rnbd_unmap "$dev"
 elapsed "$start" > "$BENCH_OUT/main/unmap.seconds"
-unload_module rnbd_client
-unload_module rnbd_server
+unload_upstream_module rnbd_client
+unload_upstream_module rnbd_server
 unload_module brd
 summary "round $BENCH_ROUND, loopback-1vm (C modules): $jobs_run fio jobs of ${BENCH_RUNTIME}s done"
