@@ -21,7 +21,6 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::kernel_ext::block::{Bdev, OpenMode};
 use crate::kernel_ext::fs::ResolvedPath;
-use crate::kernel_ext::module_ref::ModuleRef;
 use crate::kernel_ext::sysfs::{Class, ClassDevice, Dir, KObject, Node, Symlink};
 use crate::proto::AccessMode;
 
@@ -188,8 +187,6 @@ pub(crate) struct Binding {
     pub(crate) serial: u64,
     /// The name the client sent (`mapping_path`).
     pub(crate) dev_name: KVec<u8>,
-    /// A binding's IO keeps the module.
-    _module: ModuleRef,
 }
 
 impl Binding {
@@ -204,7 +201,6 @@ impl Binding {
         device_id: u32,
         dev_name: &[u8],
     ) -> Result<Arc<Binding>> {
-        let module = ModuleRef::get(&crate::THIS_MODULE)?;
         let probe = Bdev::open_resolved(path, OpenMode::READ)?;
         let name = probe.name()?;
         let dev = server.get(&name, &probe, mode)?;
@@ -234,7 +230,6 @@ impl Binding {
             device_id,
             serial,
             dev_name: owned,
-            _module: module,
         };
         // On failure the binding's drop gives the device back.
         Ok(Arc::new(binding, GFP_KERNEL)?)

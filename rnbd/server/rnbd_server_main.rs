@@ -83,10 +83,14 @@ impl kernel::Module for RnbdServer {
 
 impl Drop for RnbdServer {
     fn drop(&mut self) {
+        // As upstream's module exit (`rtrs_srv_close()`): sessions do not
+        // pin the module; `rmmod` stops listening and closes every path
+        // (the clients see the disconnect and reconnect); each close
+        // waits for the path's requests in flight, so no bio of ours is
+        // left.
         drop(self.rtrs.take());
-        // Last: a work item (path close, a deferred bio completion) may
-        // have dropped the last session, and with it the module reference
-        // that let this exit run, while it still executes our code.
+        // Last: a work item (a path's close work that started before
+        // exit, a deferred bio completion) may still run our code.
         kernel_ext::workqueue::flush_system();
     }
 }

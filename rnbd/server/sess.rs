@@ -92,14 +92,11 @@ pub(crate) struct RnbdSess {
     /// Device ids. Process context.
     #[pin]
     slots: Mutex<KVec<Slot>>,
-    /// The session keeps the module (`rmmod` says "in use").
-    _module: ModuleRef,
 }
 
 impl RnbdSess {
     /// The session `rtrs` has just connected (`create_sess()`).
     pub(crate) fn new(server: &Arc<Server>, rtrs: &SrvSession) -> Result<Arc<RnbdSess>> {
-        let module = ModuleRef::get(&crate::THIS_MODULE)?;
         let mut name = KVec::new();
         name.extend_from_slice(rtrs.name(), GFP_KERNEL)?;
         let name = to_cstring(name)?;
@@ -113,7 +110,6 @@ impl RnbdSess {
                 errors: AtomicU32::new(0),
                 ops <- new_mutex!(()),
                 slots <- new_mutex!(KVec::new()),
-                _module: module,
             }),
             GFP_KERNEL,
         )

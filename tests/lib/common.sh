@@ -79,7 +79,7 @@ expect_fail() {
 # the kernel's modules, and ours (`make install`), which win over the
 # upstream C modules of the same name.
 load_module() {
-    modprobe "$@" || fail "modprobe $*"
+    modprobe -v "$@" || fail "modprobe $*"
 }
 
 unload_module() {
@@ -96,12 +96,16 @@ unload_upstream_module() {
     modprobe -d "$RNBD_MODROOT_UPSTREAM" -r "$@" || fail "modprobe -d (upstream) -r $*"
 }
 
-# rnbd_is_ours NAME: the loaded NAME is rnbd-rs's (its modinfo author),
-# not the upstream C module modprobe could also have found.
+# rnbd_is_ours NAME: the loaded NAME is rnbd-rs's, not the upstream C
+# module of the same name: its srcversion is that of the module modprobe
+# resolves NAME to, and that one's author is ours.
 rnbd_is_ours() {
-    local author
+    local author want
     author=$(modinfo -F author "$1") || fail "modinfo $1"
-    [[ $author == "rnbd-rs developers" ]] || fail "modprobe $1 loaded '$author', not rnbd-rs"
+    [[ $author == "rnbd-rs developers" ]] || fail "modprobe $1 resolves to '$author', not rnbd-rs"
+    want=$(modinfo -F srcversion "$1")
+    [[ $(cat "/sys/module/$1/srcversion" 2>/dev/null) == "$want" ]] \
+        || fail "the loaded $1 is not rnbd-rs's (srcversion $(cat "/sys/module/$1/srcversion" 2>/dev/null), ours $want)"
 }
 
 # rxe_up [NIC]: soft-RoCE on eth<NIC> as rxe<NIC>, waited until ACTIVE. The
@@ -126,3 +130,7 @@ elapsed() { echo "$(now) - $1" | bc; }
 sha_of() {
     dd if="$1" bs=1M count=$(($2 / 1048576)) iflag=direct status=none | sha256sum | cut -d' ' -f1
 }
+
+# in_dmesg TEXT: the kernel log has TEXT (a fixed string). grep reads it
+# all: `grep -q` would exit first and fail the pipe under pipefail.
+in_dmesg() { dmesg | grep -F -- "$1" > /dev/null; }

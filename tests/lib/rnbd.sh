@@ -78,7 +78,7 @@ rnbd_server_load() {
     if [[ $SERVER_IMPL == c ]]; then
         load_upstream_module rnbd_server "$@"
     else
-        load_upstream_module rnbd_server "$@"
+        load_module rnbd_server "$@"
         rnbd_is_ours rnbd_server
     fi
 }
@@ -110,7 +110,7 @@ rnbd_client_load() {
     if [[ $CLIENT_IMPL == c ]]; then
         load_upstream_module rnbd_client "$@"
     else
-        load_upstream_module rnbd_client "$@"
+        load_module rnbd_client "$@"
         rnbd_is_ours rnbd_client
     fi
     [[ -d $RNBD_CLT_CTL ]] || fail "no $RNBD_CLT_CTL after loading the client"

@@ -40,14 +40,18 @@ for i in $(seq 5); do
 done
 signal peer-cycles-done
 
-# A session held for 20 s: the server refuses to unload meanwhile.
+# A session held for 20 s: the server's unload closes it (exit 8,
+# connection closed by the server) well before the 20 s are over.
 rc=0
+t=$(date +%s)
 "$peer" --server "$srv" --session held -d dev/ram0 -t 60 info --hold 20 > "$out.held" 2>&1 &
 holder=$!
 wait_until 30 grep -q "^open:" "$out.held"
 signal peer-holding
 wait "$holder" || rc=$?
 sed "s/^/[vm$RNBD_VM] held: /" "$out.held"
-((rc == 0)) || fail "held session: exit $rc"
+((rc == 8)) || fail "held session: exit $rc, expected 8 (closed by the server's unload)"
+held=$(($(date +%s) - t))
+((held < 20)) || fail "held session lasted ${held} s: the unload did not close it"
 wait_for server-unloaded 120
-summary "peer: INFO exchange at queue depth 512 and 64 (CPUs+1 and 1 connections), 4 bad conn reqs rejected as by the C server, 5 cycles, a held session kept the module from unloading"
+summary "peer: INFO exchange at queue depth 512 and 64 (CPUs+1 and 1 connections), 4 bad conn reqs rejected as by the C server, 5 cycles, a held session closed by the server's rmmod"

@@ -33,9 +33,6 @@ within() {
 after() { within "$1" "$2" $(($3 * 9 / 10)) "$4"; }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 param() { cat "$params/$1"; }
-# in_dmesg TEXT: the kernel log has TEXT (a fixed string). grep reads it
-# all: `grep -q` would exit first and fail the pipe under pipefail.
-in_dmesg() { dmesg | grep -F -- "$1" > /dev/null; }
 clean_unloads() { dmesg | grep -c "rnbd_sync_test: unloaded: 0 armed callbacks left"; }
 
 # --- Parameters -----------------------------------------------------------
