@@ -10,6 +10,10 @@ only=${MAL_CASES:-}
 out=$RNBD_SHARED/outcomes-$CLIENT_IMPL.txt
 
 rnbd_client_load
+# The first case must not pay for ARP and the first CM exchange with a
+# VM still settling (a lost first REQ ends in the 30 s connect timeout).
+wait_for ready-1 300
+wait_reachable "$RNBD_VM1_IP"
 
 errno_text() {
     case $1 in

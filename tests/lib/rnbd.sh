@@ -200,3 +200,20 @@ expect_rdma_resources() {
     fi
     log "ok: RDMA resources as expected: $1"
 }
+
+# expect_modinfo_complete NAME: the installed (and loaded) module's
+# modinfo has a version, description and license, and every parameter in
+# /sys/module/NAME/parameters is listed with a description and a type.
+expect_modinfo_complete() {
+    local m=$1 f p listed
+    for f in version description license; do
+        [[ -n $(modinfo -F "$f" "$m") ]] || fail "modinfo $m: no $f"
+    done
+    listed=$(modinfo -F parm "$m" | sed -n 's/^\([a-z_0-9]*\):..*/\1/p' | sort | tr '\n' ' ')
+    [[ -d /sys/module/$m/parameters ]] || fail "$m has no parameters in sysfs"
+    expect_eq "$listed" "$(ls "/sys/module/$m/parameters" | sort | tr '\n' ' ')" "parameters with a description in modinfo $m"
+    for p in $(ls "/sys/module/$m/parameters"); do
+        modinfo -F parmtype "$m" | grep -q "^$p:" || fail "modinfo $m: no type for $p"
+    done
+    log "ok: modinfo $m: version $(modinfo -F version "$m"), $(ls "/sys/module/$m/parameters" | wc -l) parameters described"
+}

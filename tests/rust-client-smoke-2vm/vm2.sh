@@ -7,6 +7,7 @@ mod=rnbd_client
 ko=$(modinfo -n rnbd_client) || fail "no module rnbd_client in the installed tree (make install)"
 [[ -f $ko ]] || fail "no $ko"
 modprobe $mod || fail "modprobe $mod"
+expect_modinfo_complete rnbd_client
 [[ -e $RNBD_CLT_CTL/map_device ]] || fail "no map_device"
 expect_file /sys/module/rnbd_client/parameters/hold_io_sec 64
 

@@ -1,5 +1,6 @@
 # VM 1: our rnbd_server.ko (milestone 1) for the peer on VM 2.
 . "$RNBD_REPO/tests/lib/common.sh"
+. "$RNBD_REPO/tests/lib/rnbd.sh"
 
 mod=rnbd_server
 
@@ -10,6 +11,7 @@ rsps() { dmesg | grep -c "INFO_RSP sent (64 chunk MRs)" || true; }
 
 # Phase 1: defaults (512 chunks of 128 KiB).
 modprobe $mod
+expect_modinfo_complete rnbd_server
 expect_file /sys/module/rnbd_server/parameters/port_nr 1234
 expect_file /sys/module/rnbd_server/parameters/sess_queue_depth 512
 expect_file /sys/module/rnbd_server/parameters/max_chunk_size 131072

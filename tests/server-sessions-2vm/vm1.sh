@@ -117,46 +117,25 @@ else
 fi
 signal search-checked
 
-# E. Unload while sessions are up (sp1 and sp2 hold ram2 and ram3).
+# E. Unload while sessions are up (sp1 and sp2 hold ram2 and ram3): as
+# upstream's module exit (rtrs_srv_close()), rmmod closes both sessions.
 wait_for unload-ready 120
-if [[ $SERVER_IMPL == rust ]]; then
-    # Ours holds a module reference per session: unloading is refused
-    # while one exists, and allowed once the client has disconnected.
-    refs=$(cat /sys/module/rnbd_server/refcnt)
-    ((refs > 0)) || fail "rnbd_server refcnt $refs with sessions up"
-    expect_fail "in use" rmmod rnbd_server
-    [[ -d $(srv_sess ram2 sp1) && -d $(srv_sess ram3 sp2) ]] || fail "bindings gone after the refused unload"
-    echo refused > "$RNBD_SHARED/unload-result"
-    signal unload-tried
-    wait_for unload-unmapped 120
-    wait_until 30 no_sessions
-    wait_until 30 test "$(cat /sys/module/rnbd_server/refcnt)" -eq 0
-    rmmod rnbd_server || fail "rmmod rnbd_server with no session left"
-    summary "server (rust): rmmod refused (in use, refcnt $refs) with 2 sessions up; succeeded after the client unmapped"
-else
-    # Upstream is not specified to refuse: observe and report.
-    start=$(now)
-    rc=0
-    out=$(timeout 60 rmmod rnbd_server 2>&1) || rc=$?
-    took=$(elapsed "$start")
-    log "C server: rmmod rnbd_server with 2 sessions up: exit $rc in $took s: $out"
-    if ((rc == 0)); then
-        echo "unloaded" > "$RNBD_SHARED/unload-result"
-        wait_until 30 test ! -e /sys/class/rtrs-server/sp1
-        obs="succeeds (exit 0, ${took}s) and closes the sessions"
-    else
-        echo "refused" > "$RNBD_SHARED/unload-result"
-        obs="fails (exit $rc: $out)"
-    fi
-    signal unload-tried
-    wait_for unload-unmapped 120
-    if ((rc != 0)); then
-        wait_until 30 no_sessions
-        unload_upstream_module rnbd_server
-    else
-        unload_upstream_module rtrs_server
-    fi
-    summary "server (c): rmmod rnbd_server with 2 sessions up $obs (not asserted: upstream does not hold module references for sessions)"
+start=$(now)
+rc=0
+out=$(timeout 60 rmmod rnbd_server 2>&1) || rc=$?
+took=$(elapsed "$start")
+((rc == 0)) || fail "rmmod rnbd_server with 2 sessions up: exit $rc: $out"
+[[ ! -d /sys/module/rnbd_server ]] || fail "rnbd_server still loaded after rmmod"
+wait_until 30 test ! -e /sys/class/rtrs-server/sp1
+wait_until 30 test ! -e /sys/class/rtrs-server/sp2
+wait_until 10 test "$(brd_refs)" -eq "$refs0"
+log "ok: rmmod rnbd_server with 2 sessions up took $took s and closed both; brd refcnt back to $refs0"
+echo unloaded > "$RNBD_SHARED/unload-result"
+signal unload-tried
+wait_for unload-unmapped 120
+if [[ $SERVER_IMPL == c ]]; then
+    unload_upstream_module rtrs_server
 fi
+summary "server ($SERVER_IMPL): rmmod rnbd_server with 2 sessions up succeeded in $took s and closed both sessions and their devices (brd refcnt back to $refs0)"
 unload_module brd
 rxe_down
