@@ -32,12 +32,7 @@ if [[ -n ${KDIR:-} ]]; then
     [[ -f $KDIR/Makefile ]] || rnbd_die "KDIR=$KDIR is not a kernel build directory"
     kver=$(make -s -C "$KDIR" kernelrelease)
     build=$RNBD_CACHE/extmod-$kver
-    mkdir -p "$build"
-    rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-        --exclude='*.mod*' --exclude='*.order' --exclude='*_generated.rs' --exclude=Module.symvers \
-        --include='/Kbuild' --include='/kernel/' --include='/kernel/rust/***' \
-        --include='/rnbd/***' --include='/rtrs/***' --exclude='*' \
-        "$RNBD_REPO/" "$build/"
+    rnbd_sync_module_sources "$build"
     rnbd_log "building for $kver against $KDIR"
     make -C "$KDIR" M="$build" RNBD_NO_TEST_MODULES=1 -j"$(nproc)" modules
     make -C "$KDIR" M="$build" RNBD_NO_TEST_MODULES=1 INSTALL_MOD_DIR=extra modules_install

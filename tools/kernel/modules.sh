@@ -14,14 +14,7 @@ set -euo pipefail
     || rnbd_die "no kernel build for '$RNBD_VARIANT': run 'make kernel'"
 # RNBD_EXTMOD_NAME lets parallel work trees build into their own copies.
 extmod=$RNBD_KERNEL_OUT/${RNBD_EXTMOD_NAME:-extmod}
-mkdir -p "$extmod"
-# -a keeps mtimes, so make rebuilds only what changed.
-rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-    --exclude='*.mod*' --exclude='*.order' --exclude='*_generated.rs' --exclude=Module.symvers \
-    --include='/Kbuild' --include='/kernel/' --include='/kernel/rust/***' \
-    --include='/tests/' --include='/tests/modules/***' \
-    --include='/rnbd/***' --include='/rtrs/***' --exclude='*' \
-    "$RNBD_REPO/" "$extmod/"
+rnbd_sync_module_sources "$extmod" tests
 targets=("$@")
 ((${#targets[@]})) || targets=(modules)
 make -s -C "$RNBD_KERNEL_SRC" "${rnbd_kmake_args[@]}" M="$extmod" -j"$(nproc)" "${targets[@]}"

@@ -32,5 +32,20 @@ rnbd_kmake_args=(
     "O=$RNBD_KERNEL_BUILD"
 )
 
+# rnbd_sync_module_sources DEST [tests]: copies the module sources (Kbuild,
+# kernel_ext, rnbd, rtrs, and with "tests" the test modules) into DEST for
+# an out-of-tree build there. -a keeps mtimes, so make rebuilds only what
+# changed; build products and generated bindings in DEST are kept.
+rnbd_sync_module_sources() {
+    local dest=$1 tests=()
+    [[ ${2:-} == tests ]] && tests=(--include='/tests/' --include='/tests/modules/***')
+    mkdir -p "$dest"
+    rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+        --exclude='*.mod*' --exclude='*.order' --exclude='*_generated.rs' --exclude=Module.symvers \
+        --include='/Kbuild' --include='/kernel/' --include='/kernel/rust/***' \
+        "${tests[@]}" --include='/rnbd/***' --include='/rtrs/***' --exclude='*' \
+        "$RNBD_REPO/" "$dest/"
+}
+
 rnbd_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 rnbd_die() { rnbd_log "error: $*"; exit 1; }
