@@ -24,7 +24,7 @@ export SERVER_IMPL CLIENT_IMPL RNBD_GUEST_ENV
 PENDING ?=
 SCENARIOS ?= $(filter-out $(PENDING),$(sort $(dir $(wildcard tests/*/vm1.sh))))
 
-.PHONY: all setup deps kernel tools modules install demo test unit fuzz scenario bench check clean
+.PHONY: all setup deps kernel tools modules install install-check demo test unit fuzz scenario bench check clean
 
 all: kernel tools modules install
 
@@ -63,7 +63,12 @@ unit:
 fuzz:
 	tools/wire/fuzz.sh
 
-test: unit fuzz tools install
+# The host install paths: a kernel without CONFIG_RUST refused with one
+# sentence, make install KDIR= and DKMS against the Rust-enabled kernel.
+install-check: install
+	tests/host/install-check.sh
+
+test: unit fuzz tools install install-check
 	tools/vmrun.sh $(SCENARIOS)
 
 # make scenario S=tests/c-loopback-1vm

@@ -98,14 +98,20 @@ fn rnbd_rw(op: Op, flags: IoFlags) -> Option<(proto::Rw, Dir)> {
         Op::Other(_) => return None,
     };
     // op_is_sync(): reads, or SYNC/FUA/PREFLUSH; op_is_flush(): FUA or
-    // PREFLUSH.
-    let flushy = flags.contains(IoFlags::FUA) || flags.contains(IoFlags::PREFLUSH);
+    // PREFLUSH, sent as RNBD_F_FUA in every protocol version (a 2.0
+    // server, which ignores RNBD_F_PREFLUSH, then at least writes
+    // through). Protocol 2.1 adds RNBD_F_PREFLUSH, 2.2 RNBD_F_NOUNMAP, as
+    // mainline's rq_to_rnbd_flags().
+    let preflush = flags.contains(IoFlags::PREFLUSH);
+    let flushy = flags.contains(IoFlags::FUA) || preflush;
     let sync = op == Op::Read || flags.contains(IoFlags::SYNC) || flushy;
     Some((
         proto::Rw {
             op: rop,
             sync,
             fua: flushy,
+            preflush,
+            nounmap: op == Op::WriteZeroes && flags.contains(IoFlags::NOUNMAP),
         },
         dir,
     ))

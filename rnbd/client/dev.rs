@@ -226,6 +226,7 @@ fn limits(sess: &Session, rsp: &proto::OpenRsp) -> QueueLimits {
     let mut lim = QueueLimits::new()
         .logical_block_size(u32::from(rsp.logical_block_size.get()))
         .physical_block_size(u32::from(rsp.physical_block_size.get()))
+        .io_opt(max_io)
         .max_hw_sectors(max_io >> SECTOR_SHIFT)
         .max_segments(u16::try_from(sess.max_segments).unwrap_or(u16::MAX))
         .virt_boundary_mask(4095)

@@ -116,18 +116,50 @@ impl Client {
             let sess = self.sessions.lock().first().cloned();
             let Some(sess) = sess else { break };
             sess.close_rtrs();
+            // As upstream, the devices of a session are unmapped in
+            // parallel on the workqueue: `del_gendisk()` takes about half
+            // a second each, which adds up with many devices.
+            let devs: KVec<Arc<Device>> = {
+                let list = sess.devs.lock();
+                let mut snapshot = KVec::new();
+                for d in list.iter() {
+                    if snapshot.push(d.clone(), GFP_KERNEL).is_err() {
+                        break;
+                    }
+                }
+                snapshot
+            };
+            for dev in devs {
+                let d = dev.clone();
+                let s = sess.clone();
+                if self
+                    .wq
+                    .queue()
+                    .try_spawn(GFP_KERNEL, move || Self::unmap_on_unload(&s, &d))
+                    .is_err()
+                {
+                    Self::unmap_on_unload(&sess, &dev);
+                }
+            }
+            self.wq.flush();
+            // Any device the snapshot missed (no memory) goes inline.
             loop {
                 let dev = sess.devs.lock().first().cloned();
                 let Some(dev) = dev else { break };
-                // Unmapped by force: errors are only EALREADY (someone
-                // else is unmapping it, and removes it from the list).
-                if dev::unmap(&dev, true, None).is_err() {
-                    sess.remove_dev(&dev);
-                }
+                Self::unmap_on_unload(&sess, &dev);
             }
             self.remove_session(&sess);
         }
         self.wq.flush();
+    }
+
+    /// `unmap_device_work()`: unmapped by force; the only error is
+    /// EALREADY (someone else is unmapping it and removes it from the
+    /// list), in which case it leaves the list here.
+    fn unmap_on_unload(sess: &Arc<Session>, dev: &Arc<Device>) {
+        if dev::unmap(dev, true, None).is_err() {
+            sess.remove_dev(dev);
+        }
     }
 
     fn find_session(&self, name: &[u8]) -> Option<Arc<Session>> {
@@ -308,7 +340,9 @@ impl Session {
         let config = TagSetConfig {
             nr_hw_queues: info.nr_default + info.nr_poll,
             queue_depth: u32::from(attrs.queue_depth),
-            flags: TagSetFlags::SHOULD_MERGE,
+            // As upstream: the devices of a session share its tags, so
+            // blk-mq divides them fairly among the active queues.
+            flags: TagSetFlags::SHOULD_MERGE.union(TagSetFlags::TAG_QUEUE_SHARED),
             nr_maps: info.nr_maps(),
         };
         let tag_set = TagSet::<Blk>::new(&config, info)?;

@@ -42,8 +42,10 @@ use core::mem::{align_of, size_of};
 
 /// `RNBD_PROTO_VER_MAJOR`: the version byte of SESS_INFO(_RSP).
 pub const RNBD_PROTO_VER_MAJOR: u8 = 2;
-/// `RNBD_PROTO_VER_MINOR` (never sent).
-pub const RNBD_PROTO_VER_MINOR: u8 = 0;
+/// `RNBD_PROTO_VER_MINOR` (never sent: SESS_INFO carries the major only).
+/// 2 as mainline: minor 1 added [`RNBD_F_PREFLUSH`], minor 2
+/// [`RNBD_F_NOUNMAP`]; both are additive, so 2.0 peers interoperate.
+pub const RNBD_PROTO_VER_MINOR: u8 = 2;
 /// `RTRS_PORT`: the default port of the server.
 pub const RTRS_PORT: u16 = 1234;
 /// The version of rnbd-rs the modules carry (`modinfo`, `/sys/module/*/version`).
@@ -58,12 +60,14 @@ pub const RNBD_OP_MASK: u32 = 0xFF;
 /// `RNBD_F_SYNC`: the request is sync (all reads; writes with SYNC, FUA or
 /// PREFLUSH).
 pub const RNBD_F_SYNC: u32 = 0x100;
-/// `RNBD_F_FUA`: FUA *or* PREFLUSH on the client; `REQ_FUA` on the server.
+/// `RNBD_F_FUA`: FUA *or* PREFLUSH on the client (`op_is_flush()`, in
+/// every version, so a 2.0 server still gets FUA for a PREFLUSH);
+/// `REQ_FUA` on the server.
 pub const RNBD_F_FUA: u32 = 0x200;
 
-/// `RNBD_F_PREFLUSH` (newer peers, protocol minor 1): flush the cache
-/// before the request (`REQ_PREFLUSH`); such peers send `RNBD_F_FUA` only
-/// for `REQ_FUA`.
+/// `RNBD_F_PREFLUSH` (protocol minor 1): flush the cache before the
+/// request (`REQ_PREFLUSH`). Sent together with [`RNBD_F_FUA`]; a 2.0
+/// server ignores it.
 pub const RNBD_F_PREFLUSH: u32 = 0x400;
 /// `RNBD_F_NOUNMAP` (newer peers, protocol minor 2): a write-zeroes that
 /// must not deallocate (`REQ_NOUNMAP`).
@@ -661,9 +665,24 @@ pub struct Rw {
     pub sync: bool,
     /// [`RNBD_F_FUA`].
     pub fua: bool,
+    /// [`RNBD_F_PREFLUSH`] (protocol 2.1).
+    pub preflush: bool,
+    /// [`RNBD_F_NOUNMAP`] (protocol 2.2, write zeroes only).
+    pub nounmap: bool,
 }
 
 impl Rw {
+    /// `op` with no flag.
+    pub const fn new(op: Op) -> Self {
+        Rw {
+            op,
+            sync: false,
+            fua: false,
+            preflush: false,
+            nounmap: false,
+        }
+    }
+
     /// The wire value, e.g. `0x100` (sync read), `0x301` (FUA write),
     /// `0x302` (flush).
     pub const fn encode(self) -> u32 {
@@ -673,6 +692,12 @@ impl Rw {
         }
         if self.fua {
             rw |= RNBD_F_FUA;
+        }
+        if self.preflush {
+            rw |= RNBD_F_PREFLUSH;
+        }
+        if self.nounmap {
+            rw |= RNBD_F_NOUNMAP;
         }
         rw
     }
@@ -686,6 +711,8 @@ impl Rw {
                 op,
                 sync: rw & RNBD_F_SYNC != 0,
                 fua: rw & RNBD_F_FUA != 0,
+                preflush: rw & RNBD_F_PREFLUSH != 0,
+                nounmap: rw & RNBD_F_NOUNMAP != 0,
             }),
             None => Err(WireError::Invalid("io rw op")),
         }

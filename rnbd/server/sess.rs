@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::str::{BStr, CString};
+use kernel::str::{BStr, CStr, CString};
 use kernel::sync::{Arc, Mutex};
 
 use crate::dev::{Binding, Server};
@@ -28,6 +28,7 @@ use crate::kernel_ext::errno::ENOTCONN;
 use crate::kernel_ext::fs::ResolvedPath;
 use crate::kernel_ext::module_ref::ModuleRef;
 use crate::kernel_ext::sysfs::KObject;
+use crate::kernel_ext::trace;
 use crate::params::{DEV_SEARCH_PATH, MAX_ERRORS};
 use crate::proto::{
     self as wire, AccessMode, Close, MsgHdr, MsgType, Open, OpenRsp, SessInfo, SessInfoRsp,
@@ -101,6 +102,7 @@ impl RnbdSess {
         name.extend_from_slice(rtrs.name(), GFP_KERNEL)?;
         let name = to_cstring(name)?;
         pr_info!("RTRS Session {} connected\n", &*name);
+        trace::create_sess(&name, i32::from(rtrs.queue_depth()));
         Arc::pin_init(
             pin_init!(RnbdSess {
                 server: server.clone(),
@@ -176,6 +178,7 @@ impl RnbdSess {
             return Err(malformed(EINVAL));
         }
         let ver = wire::negotiate_version(msg.ver);
+        trace::process_msg_sess_info(&self.name, ver, msg.ver, wire::RNBD_PROTO_VER_MAJOR);
         SessInfoRsp::new(ver)
             .encode_into(req.data_mut())
             .map_err(bad)?;
@@ -191,6 +194,14 @@ impl RnbdSess {
             return Err(malformed(EINVAL));
         }
         let dev_name = msg.dev_name();
+        // `decode()` checked the NUL.
+        if let Some(Ok(c)) = msg
+            .dev_name
+            .get(..dev_name.len() + 1)
+            .map(CStr::from_bytes_with_nul)
+        {
+            trace::process_msg_open(&self.name, c, mode as u8);
+        }
         let _ops = self.ops.lock();
         // 1. The same name again: the same binding (remap).
         let existing = {
@@ -306,6 +317,7 @@ impl RnbdSess {
     /// CLOSE: unknown ids are ignored; the answer is always 0.
     fn close_msg(&self, req: &SrvRequest) -> core::result::Result<(), Refusal> {
         let msg = Close::decode(req.usr()).map_err(bad)?;
+        trace::process_msg_close(&self.name, msg.device_id.get());
         if let Some(slot) = self.take(msg.device_id.get(), None, false) {
             pr_info!(
                 "{}: closed device id {}\n",
@@ -333,6 +345,23 @@ impl RnbdSess {
             Ok(msg) => msg,
             Err(_) => return self.answer(req, Err(malformed(EINVAL))),
         };
+        trace::process_rdma(
+            &self.name,
+            &trace::ProcessRdma {
+                dir: match req.dir() {
+                    Dir::Read => trace::TraceDir::Read,
+                    Dir::Write => trace::TraceDir::Write,
+                },
+                ver: self.ver.load(Ordering::Relaxed),
+                device_id: msg.device_id.get(),
+                sector: msg.sector.get(),
+                flags: msg.rw.get(),
+                bi_size: msg.bi_size.get(),
+                ioprio: msg.prio.get(),
+                datalen: req.data_len() as u32,
+                usrlen: usr_len,
+            },
+        );
         let Some(binding) = self.lookup(msg.device_id.get()) else {
             pr_err_ratelimited(self, msg.device_id.get());
             return req.respond(ENOTCONN().to_errno());
@@ -352,11 +381,15 @@ impl RnbdSess {
             (RNBD_F_SYNC, IoFlags::SYNC),
             (RNBD_F_FUA, IoFlags::FUA),
             (RNBD_F_PREFLUSH, IoFlags::PREFLUSH),
-            (RNBD_F_NOUNMAP, IoFlags::NOUNMAP),
         ] {
             if rw & bit != 0 {
                 flags = flags | flag;
             }
+        }
+        // As mainline's rnbd_to_bio_flags(): NOUNMAP means something only
+        // on a write zeroes and is ignored elsewhere.
+        if op == Op::WriteZeroes && rw & RNBD_F_NOUNMAP != 0 {
+            flags = flags | IoFlags::NOUNMAP;
         }
         let data_len = req.data_len();
         let bi_size = msg.bi_size.get();
@@ -475,6 +508,7 @@ impl SrvSessionOps for SessHandle {
     }
 
     fn disconnected(&self) {
+        trace::destroy_sess(&self.0.name, i32::from(self.0.rtrs.queue_depth()));
         self.0.close_all();
         pr_info!("RTRS Session {} disconnected\n", &*self.0.name);
     }

@@ -29,6 +29,7 @@ use crate::kernel_ext::rdma::verbs::{CompletionQueue, ProtectionDomain, QpCaps};
 use crate::kernel_ext::rdma::wr::{Completion, Dst, Src, WorkCompletion, Wr};
 use crate::kernel_ext::rdma::Address;
 use crate::kernel_ext::sync::new_spinlock_bh;
+use crate::kernel_ext::trace;
 use crate::kernel_ext::workqueue::new_delayed_work;
 use crate::kernel_ext::workqueue::{DelayedWork, DelayedWorkItem};
 use crate::wire::{
@@ -214,6 +215,10 @@ pub(crate) struct CltPath {
     /// The connected incarnation.
     #[pin]
     conns: crate::kernel_ext::sync::SpinLockBh<Option<Arc<Conns>>>,
+    /// The sysfs directory name once it exists, for the trace events
+    /// (which may fire in any context). Taken briefly, in any context.
+    #[pin]
+    trace_name: crate::kernel_ext::sync::SpinLockBh<Option<CString>>,
     #[pin]
     inner: Mutex<PathInner>,
     /// Serialises connect, teardown and close.
@@ -263,6 +268,7 @@ impl CltPath {
                 recon_cnt: AtomicU16::new(0),
                 reconnect_attempts: AtomicU32::new(0),
                 conns <- new_spinlock_bh!(None, "CltPath::conns"),
+                trace_name <- new_spinlock_bh!(None, "CltPath::trace_name"),
                 inner <- new_mutex!(PathInner {
                     ids: KVec::new(),
                     info: PathInfo { hca_name: None, hca_port: 0, src_addr: None },
@@ -421,7 +427,8 @@ impl CltPath {
             },
             GFP_KERNEL,
         )?;
-        let id = CmId::new(&self.cm, handler)?;
+        // A `gid:` destination goes in the IB port space (`create_cm()`).
+        let id = CmId::with_port_space(&self.cm, handler, self.dst.port_space())?;
         // Allow the port to be reused, as upstream's `create_cm()`.
         id.as_ref().set_reuseaddr().map_err(|e| {
             pr_err!("rtrs client: set address reuse failed: {:?}\n", e);
@@ -628,6 +635,7 @@ impl CltPath {
     /// `rtrs_rdma_error_recovery()`: a connected path starts recovering;
     /// a connecting one fails its connect. Any context.
     pub(crate) fn error_recovery(self: &Arc<Self>) {
+        self.trace(trace::CltPathEvent::RdmaErrorRecovery);
         if self.change_state_from_to(State::Connected, State::Reconnecting) {
             let _ = self.recovery_work.enqueue(self, 0);
         } else {
@@ -657,6 +665,7 @@ impl CltPath {
     /// Closes the path for good (`rtrs_clt_close_conns()`, → CLOSED).
     /// Process context.
     pub(crate) fn close(self: &Arc<Self>, failover: bool) {
+        self.trace(trace::CltPathEvent::CloseConns);
         self.reconnect_work.cancel_sync();
         let changed = self.change_state(State::Closing);
         {
@@ -692,7 +701,29 @@ impl CltPath {
     }
 
     pub(crate) fn set_sysfs(&self, sysfs: super::sysfs::PathSysfs) {
+        if let Ok(name) = self.name() {
+            *self.trace_name.lock() = Some(name);
+        }
         self.inner.lock().sysfs = Some(sysfs);
+    }
+
+    /// Records an `rtrs_clt` trace event for this path, as upstream's
+    /// `rtrs_clt_conn_class` (nothing before the path has a sysfs name).
+    fn trace(&self, event: trace::CltPathEvent) {
+        let name = self.trace_name.lock();
+        if let Some(name) = name.as_ref() {
+            trace::clt_path(
+                event,
+                name,
+                &trace::CltPath {
+                    state: self.state() as i32,
+                    reconnect_attempts: self.reconnect_attempts.load(Ordering::Relaxed) as i32,
+                    max_reconnect_attempts: self.clt.max_reconnect_attempts(),
+                    fail_cnt: self.stats.reconnect_fail.load(Ordering::Relaxed),
+                    success_cnt: self.stats.reconnect_ok.load(Ordering::Relaxed),
+                },
+            );
+        }
     }
 
     /// sysfs `reconnect` (`rtrs_clt_reconnect_from_sysfs()`).
@@ -723,6 +754,7 @@ impl CltPath {
 
     /// One reconnect attempt (`rtrs_clt_reconnect_work()`).
     fn do_reconnect(self: &Arc<Self>) {
+        self.trace(trace::CltPathEvent::ReconnectWork);
         if self.state() != State::Reconnecting {
             return;
         }

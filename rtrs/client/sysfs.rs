@@ -215,8 +215,9 @@ impl AttributeOps<PathData> for RemovePath {
     }
 
     fn store(d: &PathData, input: &[u8], ctx: &mut StoreContext) -> Result {
-        // `kstrtoint` and 1, as upstream.
-        if kstrtoint(input) != Some(1) {
+        // `sysfs_streq(buf, "1")`, as upstream: "1" with or without a
+        // newline, nothing else.
+        if sysfs::trim_newline(input) != b"1" {
             return Err(EINVAL);
         }
         // First this file (as upstream's `sysfs_remove_file_self`):
@@ -380,7 +381,7 @@ impl AttributeOps<PathData> for ResetAll {
     const MODE: u16 = 0o644;
 
     fn show(_d: &PathData, out: &mut ShowBuffer) -> Result {
-        out.push(b"Usage: echo 1 > reset_all\n")
+        out.push(b"echo 1 to reset all statistics\n")
     }
 
     fn store(d: &PathData, input: &[u8], _ctx: &mut StoreContext) -> Result {

@@ -221,7 +221,10 @@ impl DelayedWorkItem<INFO_WORK> for SrvPath {
         };
         // `rtrs_srv_path_up()`: the first path of a session tells the
         // user, before the client can send a request.
-        if let Err(e) = path.sess.path_up(&path.ctx, req.pathname()) {
+        if let Err(e) = path
+            .sess
+            .path_up(&path.ctx, req.pathname(), path.queue_depth)
+        {
             return fail(&path, "link event", e);
         }
         path.start_heartbeat();

@@ -29,6 +29,7 @@ use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess};
 use crate::kernel_ext::rdma::qp::QueuePair;
 use crate::kernel_ext::rdma::wr::{Completion, Remote, SendChain, Src, WorkCompletion, Wr};
+use crate::kernel_ext::trace;
 use crate::wire::{mem_bits, Imm, IoKind, IoReq, IoReqImm, RkeyRsp, SgDesc, WireError};
 
 /// One IO reply in this many is posted signalled (upstream signals one in
@@ -162,6 +163,25 @@ impl SrvRequest {
             (true, Some(desc)) => Some(desc.key.get()),
             _ => None,
         };
+        if trace::send_io_resp_imm_enabled() {
+            trace::send_io_resp_imm(
+                &path.addrs.name,
+                &trace::SendIoRespImm {
+                    // CONNECTED, or CLOSING once the QP is closed.
+                    state: if self.qp.is_closed() { 2 } else { 1 },
+                    dir: match self.dir {
+                        Dir::Read => trace::TraceDir::Read,
+                        Dir::Write => trace::TraceDir::Write,
+                    },
+                    need_inval: self.need_inval,
+                    always_invalidate: ai,
+                    msg_id: u32::from(self.buf_id),
+                    wr_cnt: self.qp.sends_outstanding() as i32,
+                    signal_interval: REPLY_SIGNAL_INTERVAL,
+                    errno,
+                },
+            );
+        }
         let imm = Imm::IoRsp {
             msg_id: u32::from(self.buf_id),
             errno,

@@ -61,6 +61,8 @@ pub(crate) struct PathAddrs {
     pub(crate) client: CString,
     /// `ip:...` of ours.
     pub(crate) server: CString,
+    /// `<client>@<server>`: the path's name in sysfs and trace events.
+    pub(crate) name: CString,
     pub(crate) hca_name: CString,
     pub(crate) hca_port: u32,
 }
@@ -68,9 +70,12 @@ pub(crate) struct PathAddrs {
 impl PathAddrs {
     pub(crate) fn of(id: &CmIdRef<'_>) -> Result<Self> {
         let hca_name = id.device_name().ok_or(ENODEV)?;
+        let client = id.dst_addr().to_rtrs_string()?;
+        let server = id.src_addr().to_rtrs_string()?;
         Ok(PathAddrs {
-            client: id.dst_addr().to_rtrs_string()?,
-            server: id.src_addr().to_rtrs_string()?,
+            name: CString::try_from_fmt(fmt!("{}@{}", &*client, &*server))?,
+            client,
+            server,
             hca_name: CString::try_from_fmt(fmt!("{}", hca_name))?,
             hca_port: id.port_num(),
         })

@@ -54,7 +54,7 @@ impl SessShared {
     /// A path of the session connected: the first one asks the server's
     /// user for its session object (`RTRS_SRV_LINK_EV_CONNECTED`); an
     /// error closes that path.
-    pub(crate) fn path_up(&self, ctx: &Arc<SrvCtx>, name: &[u8]) -> Result {
+    pub(crate) fn path_up(&self, ctx: &Arc<SrvCtx>, name: &[u8], queue_depth: u16) -> Result {
         let mut user = self.user.lock();
         if user.is_some() {
             return Ok(());
@@ -66,6 +66,7 @@ impl SessShared {
                 ctx: ctx.clone(),
                 paths_uuid: self.paths_uuid,
                 name: owned,
+                queue_depth,
             },
             GFP_KERNEL,
         )?);
@@ -87,6 +88,7 @@ struct SessCore {
     ctx: Arc<SrvCtx>,
     paths_uuid: Uuid,
     name: KVec<u8>,
+    queue_depth: u16,
 }
 
 /// The user's handle of a session: its name, and closing it. Holding it
@@ -98,6 +100,11 @@ impl SrvSession {
     /// The client's session name (`rtrs_srv_get_path_name()`).
     pub(crate) fn name(&self) -> &[u8] {
         &self.0.name
+    }
+
+    /// Its buffers (`rtrs_srv_get_queue_depth()`).
+    pub(crate) fn queue_depth(&self) -> u16 {
+        self.0.queue_depth
     }
 
     /// Closes every path of the session (from their close works): the
@@ -244,13 +251,18 @@ impl SrvCtx {
 /// The RTRS server of the module: listens on `port` until dropped, then
 /// closes every path.
 pub(crate) struct RtrsSrv {
-    listener: Option<Listener<Arc<SrvCtx>>>,
+    /// `[::]:port` (IPv4 and IPv6) and the `AF_IB` service id of `port`
+    /// (native InfiniBand `gid:` clients), as upstream's `cm_id_ip` and
+    /// `cm_id_ib`.
+    listeners: Option<(Listener<Arc<SrvCtx>>, Listener<Arc<SrvCtx>>)>,
     ctx: Arc<SrvCtx>,
 }
 
 impl RtrsSrv {
     /// Listens on `[::]:port` (dual stack, as upstream's `AF_INET6`
-    /// `in6addr_any`), backlog 64.
+    /// `in6addr_any`) and on `AF_IB` with the service id
+    /// `RDMA_IB_IP_PS_IB | port` (IB port space), backlog 64 each; as
+    /// upstream, either failing fails the whole.
     pub(crate) fn open(cm: &CmContext, port: u16, ops: Arc<dyn SrvOps>) -> Result<Self> {
         let class = Class::register(c_str!("rtrs-server"))?;
         let ctx = Arc::pin_init(
@@ -261,15 +273,14 @@ impl RtrsSrv {
             }),
             GFP_KERNEL,
         )?;
-        let listener = Listener::listen(
-            cm,
-            Arc::new(ctx.clone(), GFP_KERNEL)?,
-            &Address::parse("::", port)?,
-            64,
-        )?;
-        pr_info!("rtrs server listening on port {}\n", port);
+        let handler = Arc::new(ctx.clone(), GFP_KERNEL)?;
+        let ip = Listener::listen(cm, handler.clone(), &Address::parse("::", port)?, 64)
+            .inspect_err(|e| pr_err!("Listening on RDMA connection failed, err: {:?}\n", e))?;
+        let ib = Listener::listen(cm, handler, &Address::ib_any(port), 64)
+            .inspect_err(|e| pr_err!("Listening on RDMA connection (AF_IB) failed, err: {:?}\n", e))?;
+        pr_info!("rtrs server listening on port {} (IP and AF_IB)\n", port);
         Ok(RtrsSrv {
-            listener: Some(listener),
+            listeners: Some((ip, ib)),
             ctx,
         })
     }
@@ -278,7 +289,7 @@ impl RtrsSrv {
 impl Drop for RtrsSrv {
     fn drop(&mut self) {
         // No new connection, then every path (and its ids) goes.
-        drop(self.listener.take());
+        drop(self.listeners.take());
         let closed = self.ctx.close_all();
         pr_info!("rtrs server closed, {} path(s) closed at exit\n", closed);
     }

@@ -44,6 +44,24 @@ expect_fail "Invalid argument" bash -c "echo bogus > $d/unmap_device"
 expect_fail "Device or resource busy" bash -c "exec 3</dev/$dev; echo normal > $d/unmap_device"
 dmax=$(cat "/sys/block/$dev/queue/discard_max_bytes")
 ((dmax > 0)) || fail "/dev/$dev does not advertise discard"
+# As upstream's rnbd_client_setup_device() and rnbd_client_getgeo():
+# optimal_io_size is the session's max_io_size (max_hw_sectors_kb),
+# HDIO_GETGEO says 4 heads, 16 sectors, (bytes * (lbs / 512)) >> 6
+# cylinders in 16 bits.
+expect_file "/sys/block/$dev/queue/optimal_io_size" $(($(cat "/sys/block/$dev/queue/max_hw_sectors_kb") << 10))
+geo=$(/usr/bin/python3 -c '
+import fcntl, struct, sys
+with open(sys.argv[1], "rb") as f:
+    heads, sectors, cyl, start = struct.unpack("BBHL", fcntl.ioctl(f, 0x0301, bytes(16)))
+print(heads, sectors, cyl, start)' "/dev/$dev") || fail "HDIO_GETGEO /dev/$dev"
+expect_eq "$geo" "4 16 $((((512 << 20) >> 6) & 0xffff)) 0" "HDIO_GETGEO of /dev/$dev (heads sectors cylinders start)"
+# A read-only mapping (a second session): opening it for writing is
+# refused with EPERM (rnbd_client_open()), reading works.
+rodev=$(rnbd_map "sessname=${sess}ro path=ip:$srv device_path=/dev/ram0 access_mode=ro")
+expect_file "/sys/block/$rodev/ro" 1
+expect_fail "Operation not permitted" dd if=/dev/zero of="/dev/$rodev" bs=4096 count=1 oflag=direct status=none
+dd if="/dev/$rodev" of=/dev/null bs=4096 count=1 iflag=direct status=none || fail "read of the ro /dev/$rodev"
+rnbd_unmap "$rodev"
 
 # The RTRS session's sysfs (§8.3).
 s=/sys/class/rtrs-client/$sess
@@ -55,6 +73,11 @@ expect_file "$p/hca_port" 1
 expect_file "$p/src_addr" "ip:$clt"
 expect_file "$p/dst_addr" "ip:$srv"
 expect_file "$p/stats/reconnects" "0 0"
+expect_file "$p/stats/reset_all" "echo 1 to reset all statistics"
+# remove_path takes sysfs_streq(buf, "1"): no sign, no leading zero.
+for v in 01 +1 " 1" 2; do
+    expect_fail "Invalid argument" bash -c "echo '$v' > $p/remove_path"
+done
 [[ $(cat "$p/stats/rdma") =~ ^[0-9]+\ [0-9]+\ [0-9]+\ [0-9]+\ [0-9]+\ [0-9]+$ ]] \
     || fail "$p/stats/rdma: '$(cat "$p/stats/rdma")' is not 6 numbers"
 # cpu_migration_{from,to}: "%d " per possible CPU, then a newline; "1"

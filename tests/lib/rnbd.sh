@@ -193,12 +193,22 @@ rdma_resources() { rdma resource show | sed 's/^[0-9]*: //'; }
 
 # expect_rdma_resources EXPECTED [SECONDS]: until rdma_resources prints
 # EXPECTED (closes finish asynchronously); fails showing both.
+# With RNBD_RES_POOLED_CQ=1 the CQ counts are left out of the comparison:
+# upstream's RTRS takes its CQs from the device's CQ pool
+# (ib_cq_pool_get() in rtrs.c create_cq()), which keeps them for reuse
+# until the device goes away, so the C modules leave pooled CQs behind by
+# design; every other object must still be back.
 expect_rdma_resources() {
-    same_rdma_resources() { [[ $(rdma_resources) == "$1" ]]; }
-    if ! (wait_until "${2:-30}" same_rdma_resources "$1"); then
-        fail "RDMA resources: got '$(rdma_resources)', expected '$1'"
+    local want=$1 note=""
+    [[ ${RNBD_RES_POOLED_CQ:-0} == 1 ]] && note=" (CQ counts aside: upstream pools its CQs)"
+    rdma_resources_cmp() {
+        if [[ ${RNBD_RES_POOLED_CQ:-0} == 1 ]]; then sed -E 's/ cq [0-9]+//'; else cat; fi
+    }
+    same_rdma_resources() { [[ $(rdma_resources | rdma_resources_cmp) == "$(rdma_resources_cmp <<<"$1")" ]]; }
+    if ! (wait_until "${2:-30}" same_rdma_resources "$want"); then
+        fail "RDMA resources: got '$(rdma_resources)', expected '$want'$note"
     fi
-    log "ok: RDMA resources as expected: $1"
+    log "ok: RDMA resources as expected: $(rdma_resources), before: $want$note"
 }
 
 # expect_modinfo_complete NAME: the installed (and loaded) module's

@@ -22,11 +22,19 @@ wait_for peer-done-512 120
 wait_until 20 test "$(closed)" -ge 1
 rmmod rnbd_server
 
-# Refused parameters, as upstream's check_module_params().
+# Refused parameters, at load and with the messages of upstream's
+# check_module_params().
 expect_fail "Invalid argument" modprobe $mod max_chunk_size=12288
-expect_fail "Invalid argument" modprobe $mod sess_queue_depth=0
+in_dmesg "Invalid max_chunk_size value 12288, has to be >= 8192 and should be power of two." ||
+    fail "no max_chunk_size message"
+for qd in 0 -1 65536; do
+    expect_fail "Invalid argument" modprobe $mod sess_queue_depth=$qd
+    in_dmesg "Invalid sess_queue_depth value $qd, has to be >= 1, <= 65535." || fail "no sess_queue_depth message for $qd"
+done
 expect_fail "Invalid argument" modprobe $mod sess_queue_depth=65535
-dmesg | grep "RDMA immediate size (28b) not enough to encode 65535 buffers" >/dev/null || fail "no immediate-size message"
+in_dmesg "RDMA immediate size (28b) not enough to encode 65535 buffers of size 131072B. Reduce 'sess_queue_depth' or 'max_chunk_size' parameters." ||
+    fail "no immediate-size message"
+log "ok: bad sess_queue_depth and max_chunk_size refused at load with upstream's messages"
 
 # Phase 2: 64 chunks.
 load_module brd rd_nr=1 rd_size=8192

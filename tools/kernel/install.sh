@@ -30,6 +30,10 @@ EOF
 
 if [[ -n ${KDIR:-} ]]; then
     [[ -f $KDIR/Makefile ]] || rnbd_die "KDIR=$KDIR is not a kernel build directory"
+    config=$KDIR/include/config/auto.conf
+    [[ -f $config ]] || rnbd_die "KDIR=$KDIR has no include/config/auto.conf: not a configured kernel build directory (for a distribution kernel, install its headers package)"
+    grep -qx 'CONFIG_RUST=y' "$config" ||
+        rnbd_die "the kernel in KDIR=$KDIR is configured without CONFIG_RUST=y: rnbd_server and rnbd_client are Rust modules and need a Rust-enabled kernel (README.md, \"Install on a host\")"
     kver=$(make -s -C "$KDIR" kernelrelease)
     build=$RNBD_CACHE/extmod-$kver
     rnbd_sync_module_sources "$build"

@@ -20,6 +20,7 @@ apt_packages=(
     perftest fio ccache e2fsprogs jq python3 rsync patch
     gnuplot-nox linux-perf
     g++
+    dkms linux-headers-amd64
 )
 
 missing=()

@@ -16,7 +16,8 @@
 #   bindings/mod.rs includes the file through $RNBD_KEXT_BINDINGS, set for
 #   the module's *_main.o only.
 # - kext_helpers.o (the module's kext_helpers.c includes
-#   bindings/helpers.c): the static inlines as functions.
+#   bindings/helpers.c): the static inlines as functions; in rnbd_server
+#   and rnbd_client also trace/trace.c, their trace events.
 
 kext_dir := $(KBUILD_EXTMOD)/kernel/rust/kernel_ext
 kext_kernel_bindings := $(objtree)/rust/bindings/bindings_generated.rs
@@ -58,7 +59,7 @@ endif
 # What kernel_ext needs and the kernel's bindings do not have: recursively
 # allowlisted, minus the kernel's types.
 kext_bindgen_allow := \
-	--allowlist-function 'ib_.*|__ib_.*|rdma_.*|__rdma_.*|inet_pton_with_scope|rnbd_helper_.*' \
+	--allowlist-function 'ib_.*|__ib_.*|rdma_.*|__rdma_.*|inet_pton_with_scope|rnbd_helper_.*|rnbd_trace_.*' \
 	--allowlist-type 'ib_.*|rdma_.*|sockaddr_in' \
 	--allowlist-var 'init_net|RNBD_CONST_HELPER_.*'
 
@@ -74,6 +75,10 @@ quiet_cmd_kext_bindgen = BINDGEN $@
 	sed -Ei -e 's/pub const RNBD_CONST_HELPER_([a-zA-Z0-9_]*)/pub const \1/g' \
 		-e 's/pub fn rnbd_helper_([a-zA-Z0-9_]*)/\#[link_name="rnbd_helper_\1"]\n    pub fn \1/g' $@; \
 	rm -f $@.blocklist
+
+# trace/trace.c (in the kext_helpers.c of the modules that have trace
+# events): define_trace.h includes the event headers by their folder.
+CFLAGS_kext_helpers.o += -I$(kext_dir)/trace
 
 $(obj)/kext_bindings_generated.rs: $(kext_dir)/bindings/kext_bindings.h \
 		$(kext_kernel_bindings) $(kext_dir)/kext.mk FORCE

@@ -37,4 +37,5 @@ pub mod scatterlist;
 pub mod sync;
 pub mod sysfs;
 pub mod timer;
+pub mod trace;
 pub mod workqueue;

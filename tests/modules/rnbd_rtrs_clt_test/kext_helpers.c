@@ -2,3 +2,6 @@
 /* The C helpers of kernel_ext, compiled into this module (see kext.mk). */
 #include "../../../kernel/rust/kernel_ext/context.c"
 #include "../../../kernel/rust/kernel_ext/bindings/helpers.c"
+/* The RTRS client's trace events belong to rnbd_client: here they do nothing. */
+#define KEXT_TRACE_CLIENT_DISABLED
+#include "../../../kernel/rust/kernel_ext/trace/trace.c"

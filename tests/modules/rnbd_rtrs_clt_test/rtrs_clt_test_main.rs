@@ -174,17 +174,7 @@ impl Session {
     /// One IO, retried while no path can carry it (as RNBD requeues).
     fn io(&mut self, op: proto::Op, sector: u64, data: ReqData) -> (Result, ReqData) {
         let len = data.len() as u32;
-        let msg = proto::Io::new(
-            self.device_id,
-            sector,
-            proto::Rw {
-                op,
-                sync: false,
-                fua: false,
-            },
-            len,
-            0,
-        );
+        let msg = proto::Io::new(self.device_id, sector, proto::Rw::new(op), len, 0);
         let mut hdr = [0u8; 64];
         let n = match msg.encode_into(&mut hdr) {
             Ok(n) => n,

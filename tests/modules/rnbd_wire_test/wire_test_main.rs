@@ -144,9 +144,9 @@ fn run() -> (u32, u32) {
     check(rnbd_round_trip(&open_rsp), "open_rsp");
     check(rnbd_round_trip(&rnbd_wire::Close::new(3)), "close");
     let fua_write = Rw {
-        op: Op::Write,
         sync: true,
         fua: true,
+        ..Rw::new(Op::Write)
     };
     check(fua_write.encode() == 0x301, "rw FUA write");
     check(

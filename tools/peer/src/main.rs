@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use rnbd_wire::rnbd::AccessMode;
+use rnbd_wire::rnbd::{AccessMode, Io, Op, Rw};
 
 use error::{Error, Kind, Result};
 use rnbd::IoSpec;
@@ -101,6 +101,28 @@ enum Cmd {
     },
     /// Write a seeded pattern, then read it back (other IO sizes) and verify.
     Verify(IoArgs),
+    /// Send one request with the given operation and RNBD flags (write:
+    /// the pattern of --pattern-seed) and print the server's answer; exit
+    /// status 0 only if it succeeded. For the cache-flush checks of
+    /// protocol 2.1/2.2 (a PREFLUSH write, write zeroes with NOUNMAP).
+    Request {
+        /// Operation.
+        #[arg(long, value_enum)]
+        op: ReqOp,
+        /// Comma-separated RNBD flags: sync, fua, preflush, nounmap.
+        #[arg(long, default_value = "", value_parser = parse_rnbd_flags)]
+        flags: RnbdFlags,
+        /// Byte offset (512-byte aligned; k/M/G suffixes).
+        #[arg(long, default_value_t = 0, value_parser = parse_size)]
+        offset: u64,
+        /// Bytes: the data of a read or write, the range of a discard or
+        /// write zeroes, 0 for a flush.
+        #[arg(long, default_value_t = 0, value_parser = parse_size)]
+        length: u64,
+        /// Pattern seed of a write.
+        #[arg(long, default_value_t = 1)]
+        pattern_seed: u64,
+    },
     /// Print the pattern bytes to stdout (no server involved).
     Pattern {
         #[arg(long, default_value_t = 0, value_parser = parse_size)]
@@ -133,6 +155,54 @@ enum Cmd {
         #[arg(long)]
         list: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReqOp {
+    Read,
+    Write,
+    Flush,
+    Discard,
+    WriteZeroes,
+}
+
+impl From<ReqOp> for Op {
+    fn from(o: ReqOp) -> Self {
+        match o {
+            ReqOp::Read => Op::Read,
+            ReqOp::Write => Op::Write,
+            ReqOp::Flush => Op::Flush,
+            ReqOp::Discard => Op::Discard,
+            ReqOp::WriteZeroes => Op::WriteZeroes,
+        }
+    }
+}
+
+/// The flag bits of an RNBD `rw` word, by name.
+#[derive(Clone, Copy, Debug, Default)]
+struct RnbdFlags {
+    sync: bool,
+    fua: bool,
+    preflush: bool,
+    nounmap: bool,
+}
+
+fn parse_rnbd_flags(s: &str) -> std::result::Result<RnbdFlags, String> {
+    let mut f = RnbdFlags::default();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name {
+            "sync" => f.sync = true,
+            "fua" => f.fua = true,
+            "preflush" => f.preflush = true,
+            "nounmap" => f.nounmap = true,
+            _ => {
+                return Err(format!(
+                    "unknown flag {name:?} (sync, fua, preflush, nounmap)"
+                ))
+            }
+        }
+    }
+    Ok(f)
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -383,6 +453,69 @@ fn run(cli: &Cli) -> Result<()> {
             do_write(&mut s, &dev, a, 0)?;
             do_read(&mut s, &dev, a, Some(a.pattern_seed), 1)?;
             close_disconnect(s, &dev)
+        }
+        Cmd::Request {
+            op,
+            flags,
+            offset,
+            length,
+            pattern_seed,
+        } => {
+            if offset % 512 != 0 || length % 512 != 0 {
+                return Err(Error::new(
+                    Kind::Usage,
+                    "--offset and --length must be multiples of 512",
+                ));
+            }
+            let mode = if *op == ReqOp::Read {
+                AccessMode::Ro
+            } else {
+                AccessMode::Rw
+            };
+            let (mut s, dev) = connect_open(cli, mode)?;
+            let rw = Rw {
+                op: Op::from(*op),
+                sync: flags.sync,
+                fua: flags.fua,
+                preflush: flags.preflush,
+                nounmap: flags.nounmap,
+            };
+            let len = *length as usize;
+            let msg = Io::new(dev.device_id, offset / 512, rw, len as u32, 0).encode();
+            let slot = s.get_slot()?;
+            let cid = s.next_io_cid();
+            // RTRS directions as the C client's rq_data_dir(): a flush is
+            // an RTRS READ of nothing; discard and write zeroes are WRITEs
+            // without data (the range is in bi_size).
+            match op {
+                ReqOp::Read => s.send_read(cid, slot, len, &msg)?,
+                ReqOp::Flush => s.send_read(cid, slot, 0, &msg)?,
+                ReqOp::Write => {
+                    let mut data = vec![0u8; len];
+                    pattern::fill(*pattern_seed, *offset, &mut data);
+                    s.send_write(cid, slot, &data, &msg)?
+                }
+                ReqOp::Discard | ReqOp::WriteZeroes => s.send_write(cid, slot, &[], &msg)?,
+            }
+            let errno = s.wait_reply(slot)?;
+            s.release(slot);
+            println!(
+                "request: op={op:?} rw={:#x} offset={offset} length={length}: {}",
+                rw.encode(),
+                if errno == 0 {
+                    "ok".to_string()
+                } else {
+                    format!("errno {}", -errno)
+                }
+            );
+            close_disconnect(s, &dev)?;
+            if errno != 0 {
+                return Err(Error::new(
+                    Kind::Refused,
+                    format!("the server answered errno {}", -errno),
+                ));
+            }
+            Ok(())
         }
         Cmd::ServeMalformed {
             case,

@@ -177,9 +177,8 @@ fn io_case(
 
 fn io_msg(dev: &rnbd::Device, sector: u64, op: Op, bi_size: u32) -> Io {
     let rw = Rw {
-        op,
         sync: op == Op::Read,
-        fua: false,
+        ..Rw::new(op)
     };
     Io::new(dev.device_id, sector, rw, bi_size, 0)
 }
@@ -571,6 +570,25 @@ pub fn cases() -> Vec<Case> {
                 img.extend_from_slice(&t);
                 let imm = s.io_req_imm(0, 36 + 36)?;
                 let slot = raw(&mut s, 0, 36, &img, imm)?;
+                finish(s, slot, None)
+            },
+        },
+        Case {
+            name: "rtrs-read-msg-past-chunk",
+            what: "READ trailer at the last 8 bytes of the chunk, its descriptor past the end",
+            ci: true,
+            run: |c| {
+                let (mut s, _) = session(c, None)?;
+                let p = s.path()?;
+                let off = p.chunk_size as usize - 8;
+                let d = s.slot_desc(0, 0, 512)?;
+                let mut t = [0u8; 8 + 16];
+                RdmaRead::encode_with_descs(0, 0, &[d], &mut t)
+                    .map_err(|e| Error::new(Kind::Other, e.to_string()))?;
+                // Only the 8-byte header fits; the descriptor it announces
+                // (sg_cnt 1) would be read from beyond the chunk.
+                let imm = s.io_req_imm(0, off)?;
+                let slot = raw(&mut s, 0, off, &t[..8], imm)?;
                 finish(s, slot, None)
             },
         },

@@ -168,18 +168,13 @@ fn run_batch(
             if let Some(seed) = write_seed {
                 data.resize(io.len, 0);
                 pattern::fill(seed, io.offset, &mut data);
-                let rw = Rw {
-                    op: Op::Write,
-                    sync: false,
-                    fua: false,
-                };
+                let rw = Rw::new(Op::Write);
                 let msg = Io::new(dev.device_id, sector, rw, io.len as u32, 0).encode();
                 s.send_write(cid, slot, &data, &msg)?;
             } else {
                 let rw = Rw {
-                    op: Op::Read,
                     sync: true,
-                    fua: false,
+                    ..Rw::new(Op::Read)
                 };
                 let msg = Io::new(dev.device_id, sector, rw, io.len as u32, 0).encode();
                 s.send_read(cid, slot, io.len, &msg)?;

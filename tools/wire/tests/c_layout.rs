@@ -318,11 +318,13 @@ fn check_constants(chk: &mut Check) {
         "RNBD_PROTO_VER_MAJOR",
         rnbd::RNBD_PROTO_VER_MAJOR.into(),
     );
-    c(
-        chk,
-        "RNBD_PROTO_VER_MINOR",
-        rnbd::RNBD_PROTO_VER_MINOR.into(),
-    );
+    // 6.12 is protocol 2.0; ours is mainline's 2.2 (RNBD_F_PREFLUSH and
+    // RNBD_F_NOUNMAP, the next two flag bits after RNBD_F_FUA, which 6.12
+    // ignores). The minor is never on the wire.
+    c(chk, "RNBD_PROTO_VER_MINOR", 0);
+    assert_eq!(rnbd::RNBD_PROTO_VER_MINOR, 2);
+    assert_eq!(rnbd::RNBD_F_PREFLUSH, rnbd::RNBD_F_FUA << 1);
+    assert_eq!(rnbd::RNBD_F_NOUNMAP, rnbd::RNBD_F_FUA << 2);
     c(chk, "RTRS_PORT", rnbd::RTRS_PORT.into());
     c(chk, "RNBD_MSG_SESS_INFO", rnbd::MsgType::SessInfo as i64);
     c(
@@ -682,9 +684,9 @@ fn check_images(chk: &mut Check) {
         rnbd::Close::decode,
     );
     let rw = rnbd::Rw {
-        op: rnbd::Op::Write,
         sync: true,
         fua: true,
+        ..rnbd::Rw::new(rnbd::Op::Write)
     };
     let msg = rnbd::Io::new(7, 0x0102_0304_0506_0708, rw, 4096, 0x6004);
     check_image(

@@ -8,7 +8,11 @@ use proptest::prelude::*;
 use rnbd_wire::rnbd::*;
 
 fn rw(op: Op, sync: bool, fua: bool) -> Rw {
-    Rw { op, sync, fua }
+    Rw {
+        sync,
+        fua,
+        ..Rw::new(op)
+    }
 }
 
 // --- §6.4 rw ---------------------------------------------------------------
@@ -28,6 +32,23 @@ fn rw_typical_values() {
         (rw(Op::WriteZeroes, false, false), 0x005),
         (rw(Op::Read, false, false), 0x000),
         (rw(Op::Write, false, true), 0x201),
+        // Protocol 2.1/2.2, as mainline's client sends them: a PREFLUSH
+        // write also carries FUA (0x701); write zeroes that must not
+        // deallocate (0x805).
+        (
+            Rw {
+                preflush: true,
+                ..rw(Op::Write, true, true)
+            },
+            0x701,
+        ),
+        (
+            Rw {
+                nounmap: true,
+                ..rw(Op::WriteZeroes, false, false)
+            },
+            0x805,
+        ),
     ];
     for (r, v) in cases {
         assert_eq!(r.encode(), v, "{r:?}");
@@ -39,7 +60,7 @@ fn rw_typical_values() {
         assert!(Rw::decode(op).is_err(), "{op:#x}");
         assert!(Rw::decode(0x300 | op).is_err());
     }
-    assert_eq!(Rw::decode(0xFFFF_FC01), Ok(rw(Op::Write, false, false)));
+    assert_eq!(Rw::decode(0xFFFF_F001), Ok(rw(Op::Write, false, false)));
     assert_eq!(Rw::decode(0xFFFF_FF01), Ok(rw(Op::Write, true, true)));
     // RTRS direction: flush is an RTRS READ; discard, write-zeroes and
     // secure erase are RTRS WRITEs without data.
@@ -325,11 +346,12 @@ proptest! {
     }
 
     #[test]
-    fn rw_round_trip(op in any_op(), sync in any::<bool>(), fua in any::<bool>(), junk in any::<u32>()) {
-        let r = Rw { op, sync, fua };
+    fn rw_round_trip(op in any_op(), sync in any::<bool>(), fua in any::<bool>(),
+                     preflush in any::<bool>(), nounmap in any::<bool>(), junk in any::<u32>()) {
+        let r = Rw { op, sync, fua, preflush, nounmap };
         prop_assert_eq!(Rw::decode(r.encode()), Ok(r));
-        // Bits above the two flags never change the meaning.
-        prop_assert_eq!(Rw::decode(r.encode() | (junk & !0x3FF)), Ok(r));
+        // Bits above the four flags never change the meaning.
+        prop_assert_eq!(Rw::decode(r.encode() | (junk & !0xFFF)), Ok(r));
     }
 
     #[test]
@@ -337,7 +359,7 @@ proptest! {
         match Rw::decode(v) {
             Ok(r) => {
                 prop_assert_eq!(r.op as u32, v & 0xFF);
-                prop_assert_eq!(r.encode(), v & 0x3FF);
+                prop_assert_eq!(r.encode(), v & 0xFFF);
             }
             Err(_) => prop_assert!(v & 0xFF > 5),
         }
@@ -346,9 +368,9 @@ proptest! {
     #[test]
     fn io_round_trip(dev in any::<u32>(), sector in any::<u64>(), op in any_op(), sync in any::<bool>(),
                      fua in any::<bool>(), size in any::<u32>(), prio in any::<u16>()) {
-        let m = Io::new(dev, sector, Rw { op, sync, fua }, size, prio);
+        let m = Io::new(dev, sector, rw(op, sync, fua), size, prio);
         prop_assert_eq!(Io::decode(&m.encode()), Ok(m));
-        prop_assert_eq!(m.rw(), Ok(Rw { op, sync, fua }));
+        prop_assert_eq!(m.rw(), Ok(rw(op, sync, fua)));
     }
 
     #[test]

@@ -11,6 +11,16 @@ struct bio *rnbd_helper_bio_alloc(struct block_device *bdev, unsigned short nr_v
 	return bio_alloc(bdev, nr_vecs, opf, gfp_mask);
 }
 
+/* struct hd_geometry is opaque to the kernel's Rust bindings. */
+void rnbd_helper_set_geometry(struct hd_geometry *geo, unsigned short cylinders,
+			      unsigned char heads, unsigned char sectors)
+{
+	geo->cylinders = cylinders;
+	geo->heads = heads;
+	geo->sectors = sectors;
+	geo->start = 0;
+}
+
 sector_t rnbd_helper_bdev_nr_sectors(struct block_device *bdev)
 {
 	return bdev_nr_sectors(bdev);

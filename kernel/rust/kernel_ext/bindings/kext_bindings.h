@@ -9,9 +9,13 @@
  * `kernel::bindings` (those are blocklisted, so the types stay the
  * kernel's), and compiles helpers.c into every module: no kernel patch.
  */
+#ifndef _KEXT_BINDINGS_H
+#define _KEXT_BINDINGS_H
+
 #include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
+#include <linux/hdreg.h>
 #include <linux/inet.h>
 #include <linux/scatterlist.h>
 #include <rdma/ib_verbs.h>
@@ -35,6 +39,8 @@ sector_t rnbd_helper_blk_rq_pos(const struct request *rq);
 unsigned int rnbd_helper_blk_rq_bytes(const struct request *rq);
 unsigned short rnbd_helper_blk_rq_nr_phys_segments(struct request *rq);
 enum req_op rnbd_helper_req_op(const struct request *rq);
+void rnbd_helper_set_geometry(struct hd_geometry *geo, unsigned short cylinders,
+			      unsigned char heads, unsigned char sectors);
 int rnbd_helper_blk_rq_map_sg(struct request_queue *q, struct request *rq,
 			      struct scatterlist *sglist);
 
@@ -77,3 +83,29 @@ const blk_mode_t RNBD_CONST_HELPER_BLK_OPEN_READ = BLK_OPEN_READ;
 const blk_mode_t RNBD_CONST_HELPER_BLK_OPEN_WRITE = BLK_OPEN_WRITE;
 const blk_mode_t RNBD_CONST_HELPER_BLK_OPEN_EXCL = BLK_OPEN_EXCL;
 #endif
+
+/*
+ * Trace events (trace/trace.c): defined in the module whose kext_helpers.c
+ * asks for them (server: rnbd_srv, rtrs_srv; client: rtrs_clt); the safe
+ * wrappers in trace.rs are #[inline], so a module references only its own.
+ */
+void rnbd_trace_create_sess(const char *sessname, int qdepth);
+void rnbd_trace_destroy_sess(const char *sessname, int qdepth);
+void rnbd_trace_process_rdma(const char *sessname, u8 dir, u8 ver, u32 device_id, u64 sector,
+			     u32 flags, u32 bi_size, u16 ioprio, u32 datalen, size_t usrlen);
+void rnbd_trace_process_msg_sess_info(const char *sessname, u8 proto_ver, u8 clt_ver,
+				      u8 srv_ver);
+void rnbd_trace_process_msg_open(const char *sessname, const char *dev_name, u8 access_mode);
+void rnbd_trace_process_msg_close(const char *sessname, u32 device_id);
+bool rnbd_trace_send_io_resp_imm_enabled(void);
+void rnbd_trace_send_io_resp_imm(const char *sessname, int state, u8 dir, bool need_inval,
+				 bool always_invalidate, u32 msg_id, int wr_cnt,
+				 u32 signal_interval, int errno);
+void rnbd_trace_rtrs_clt_reconnect_work(const char *sessname, int state, int attempts,
+					int max_attempts, int fail_cnt, int success_cnt);
+void rnbd_trace_rtrs_clt_close_conns(const char *sessname, int state, int attempts,
+				     int max_attempts, int fail_cnt, int success_cnt);
+void rnbd_trace_rtrs_rdma_error_recovery(const char *sessname, int state, int attempts,
+					 int max_attempts, int fail_cnt, int success_cnt);
+
+#endif /* _KEXT_BINDINGS_H */

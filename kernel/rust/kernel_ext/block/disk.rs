@@ -3,6 +3,7 @@
 //! blk-mq disks: queue limits set at run time, a major number with minor
 //! ranges, and the disk itself.
 
+use core::ffi::c_int;
 use core::ptr::{self, NonNull};
 
 use crate::kernel_ext::bindings;
@@ -84,6 +85,12 @@ impl QueueLimits {
     /// Largest request, in sectors: at least a page and a logical block.
     pub fn max_hw_sectors(mut self, sectors: u32) -> Self {
         self.raw.max_hw_sectors = sectors;
+        self
+    }
+
+    /// The optimal IO size in bytes (`io_opt`, `optimal_io_size` in sysfs).
+    pub fn io_opt(mut self, bytes: u32) -> Self {
+        self.raw.io_opt = bytes;
         self
     }
 
@@ -317,14 +324,61 @@ extern "C" {
     static __this_module: Opaque<bindings::module>;
 }
 
-/// The `block_device_operations` of every disk of this module: no
-/// callbacks, but the owner, so that an open disk keeps the module loaded
-/// (the gendisk, which may outlive our handle while it is open, points
-/// here).
+/// `open` of every disk of this module: a read-only disk refuses an
+/// open for writing with EPERM (`rnbd_client_open()`; the block layer
+/// alone would open it and fail the writes).
+///
+/// # Safety
+///
+/// Called by the block layer with a live disk.
+unsafe extern "C" fn disk_open(disk: *mut bindings::gendisk, mode: bindings::blk_mode_t) -> c_int {
+    // SAFETY: A live disk (the caller's contract); a single-bit test of
+    // `state`, as `get_disk_ro()`.
+    let state = unsafe { ptr::read_volatile(ptr::addr_of!((*disk).state)) };
+    if state & (1 << bindings::GD_READ_ONLY) != 0 && mode & bindings::BLK_OPEN_WRITE != 0 {
+        return EPERM.to_errno();
+    }
+    0
+}
+
+/// `getgeo` (HDIO_GETGEO) of every disk of this module: the fixed
+/// geometry of `rnbd_client_getgeo()`, 4 heads and 16 sectors per track,
+/// and its cylinders, computed as upstream does from the size in bytes
+/// times the logical block size in sectors, divided by 64 (truncated to
+/// the 16-bit field).
+///
+/// # Safety
+///
+/// Called by the block layer with a live bdev and a geometry to fill.
+unsafe extern "C" fn disk_getgeo(
+    bdev: *mut bindings::block_device,
+    geo: *mut bindings::hd_geometry,
+) -> c_int {
+    // SAFETY: A live bdev of one of our disks (the caller's contract):
+    // its disk and whole-disk bdev live as long.
+    let (sectors, lbs) = unsafe {
+        let whole = (*(*bdev).bd_disk).part0;
+        (
+            bindings::bdev_nr_sectors(whole),
+            u64::from(bindings::bdev_logical_block_size(whole)),
+        )
+    };
+    let size = sectors.wrapping_mul(lbs).wrapping_mul(lbs / 512);
+    // SAFETY: `geo` is the caller's, valid for writes.
+    unsafe { bindings::set_geometry(geo.cast(), (size >> 6) as u16, 4, 16) };
+    0
+}
+
+/// The `block_device_operations` of every disk of this module: `open`
+/// and `getgeo` above, and the owner, so that an open disk keeps the
+/// module loaded (the gendisk, which may outlive our handle while it is
+/// open, points here).
 static DISK_FOPS: StaticTable<bindings::block_device_operations> =
     StaticTable(bindings::block_device_operations {
         // Only the address of the extern static is taken.
         owner: ptr::addr_of!(__this_module).cast_mut().cast(),
+        open: Some(disk_open),
+        getgeo: Some(disk_getgeo),
         // SAFETY: All-zero is `None`/NULL for every other field.
         ..unsafe { core::mem::zeroed() }
     });

@@ -161,6 +161,11 @@ impl TagSetFlags {
     pub const NO_SCHED: Self = Self(bindings::BLK_MQ_F_NO_SCHED as u32);
     /// One tag space for all hardware queues.
     pub const TAG_HCTX_SHARED: Self = Self(bindings::BLK_MQ_F_TAG_HCTX_SHARED as u32);
+    /// The set serves several request queues (disks) from its tags: blk-mq
+    /// tracks the active ones and shares the depth fairly among them
+    /// (`BLK_MQ_F_TAG_QUEUE_SHARED`; blk-mq also sets it itself once a
+    /// second queue joins).
+    pub const TAG_QUEUE_SHARED: Self = Self(bindings::BLK_MQ_F_TAG_QUEUE_SHARED as u32);
 
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0

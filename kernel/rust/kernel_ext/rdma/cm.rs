@@ -198,7 +198,7 @@ impl<H> IdInner<H> {
         }
     }
 
-    /// Creates a kernel id (RC, TCP port space, initial namespace) whose
+    /// Creates a kernel id (RC, port space `ps`, initial namespace) whose
     /// events go to `event_handler` with the returned inner as context.
     /// The id holds one reference on the inner until it is destroyed.
     fn create(
@@ -208,6 +208,7 @@ impl<H> IdInner<H> {
             *mut bindings::rdma_cm_id,
             *mut bindings::rdma_cm_event,
         ) -> kernel::ffi::c_int,
+        ps: PortSpace,
     ) -> Result<Arc<Self>> {
         let inner = Arc::new(IdInner::new(context, handler), GFP_KERNEL)?;
         let context = Arc::into_raw(inner.clone());
@@ -221,7 +222,7 @@ impl<H> IdInner<H> {
                 ptr::addr_of_mut!(bindings::init_net),
                 Some(event_handler),
                 context.cast_mut().cast(),
-                bindings::rdma_ucm_port_space_RDMA_PS_TCP,
+                ps.raw(),
                 bindings::ib_qp_type_IB_QPT_RC,
                 crate::__LOG_PREFIX.as_ptr().cast(),
             )
@@ -754,10 +755,18 @@ pub struct CmId<H: CmHandler> {
 }
 
 impl<H: CmHandler> CmId<H> {
-    /// Creates an id of `context` in the initial network namespace.
+    /// Creates an id of `context` in the initial network namespace, in
+    /// the TCP port space (IP addresses).
     pub fn new(context: &CmContext, handler: Arc<H>) -> Result<Self> {
+        Self::with_port_space(context, handler, PortSpace::Tcp)
+    }
+
+    /// Creates an id in port space `ps`: [`PortSpace::Ib`] for an `AF_IB`
+    /// destination, as upstream RTRS picks it (see
+    /// [`Address::port_space`]).
+    pub fn with_port_space(context: &CmContext, handler: Arc<H>, ps: PortSpace) -> Result<Self> {
         Ok(CmId {
-            inner: IdInner::create(context.get_ref(), handler, id_event::<H>)?,
+            inner: IdInner::create(context.get_ref(), handler, id_event::<H>, ps)?,
         })
     }
 
@@ -888,6 +897,25 @@ unsafe extern "C" fn id_event<H: CmHandler>(
     }
 }
 
+/// The port space of an id (`enum rdma_ucm_port_space`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortSpace {
+    /// `RDMA_PS_TCP`: IP addresses (IPv4, IPv6).
+    Tcp,
+    /// `RDMA_PS_IB`: native InfiniBand addresses (`AF_IB`, a GID and a
+    /// service id).
+    Ib,
+}
+
+impl PortSpace {
+    fn raw(self) -> bindings::rdma_ucm_port_space {
+        match self {
+            PortSpace::Tcp => bindings::rdma_ucm_port_space_RDMA_PS_TCP,
+            PortSpace::Ib => bindings::rdma_ucm_port_space_RDMA_PS_IB,
+        }
+    }
+}
+
 /// A listening id; connect requests go to `L`.
 pub struct Listener<L: ListenHandler> {
     inner: Arc<IdInner<Arc<L>>>,
@@ -895,14 +923,20 @@ pub struct Listener<L: ListenHandler> {
 
 impl<L: ListenHandler> Listener<L> {
     /// Binds to `addr` (any address with a port to listen on all) and
-    /// listens with `backlog`.
+    /// listens with `backlog`, in the port space of the address's family
+    /// (an `AF_IB` address listens in the IB port space).
     pub fn listen(
         context: &CmContext,
         handler: Arc<L>,
         addr: &Address,
         backlog: i32,
     ) -> Result<Self> {
-        let inner = IdInner::create(context.get_ref(), handler, listener_event::<L>)?;
+        let inner = IdInner::create(
+            context.get_ref(),
+            handler,
+            listener_event::<L>,
+            addr.port_space(),
+        )?;
         let id = inner.id.load(Ordering::Acquire);
         let listener = Listener { inner };
         // SAFETY: The id is live; the address is copied.

@@ -90,6 +90,24 @@ impl Address {
         Address { raw }
     }
 
+    /// The `AF_IB` wildcard of upstream's RTRS server listener
+    /// (`rtrs_srv_rdma_init()`): no GID, the service id of `port`.
+    pub fn ib_any(port: u16) -> Address {
+        Self::ib_gid(&[0; 16], port)
+    }
+
+    /// The port space an id for this address belongs in: IB for `AF_IB`,
+    /// TCP otherwise (upstream's `rtrs_clt` `create_cm()`).
+    pub fn port_space(&self) -> cm::PortSpace {
+        // SAFETY: Every sockaddr starts with its family.
+        let family = u32::from(unsafe { (*self.as_sockaddr()).sa_family });
+        if family == bindings::AF_IB {
+            cm::PortSpace::Ib
+        } else {
+            cm::PortSpace::Tcp
+        }
+    }
+
     /// The wildcard IPv4 address with `port`, to listen on every address.
     pub fn any_ipv4(port: u16) -> Result<Address> {
         Self::parse("0.0.0.0", port)
