@@ -61,7 +61,14 @@ fn rw_typical_values() {
         assert!(Rw::decode(0x300 | op).is_err());
     }
     assert_eq!(Rw::decode(0xFFFF_F001), Ok(rw(Op::Write, false, false)));
-    assert_eq!(Rw::decode(0xFFFF_FF01), Ok(rw(Op::Write, true, true)));
+    assert_eq!(
+        Rw::decode(0xFFFF_FF01),
+        Ok(Rw {
+            preflush: true,
+            nounmap: true,
+            ..rw(Op::Write, true, true)
+        })
+    );
     // RTRS direction: flush is an RTRS READ; discard, write-zeroes and
     // secure erase are RTRS WRITEs without data.
     assert!(!Op::Read.is_rtrs_write());

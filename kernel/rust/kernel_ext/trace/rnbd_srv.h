@@ -177,5 +177,6 @@ TRACE_EVENT(process_msg_close,
 
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
 #define TRACE_INCLUDE_FILE rnbd_srv
 #include <trace/define_trace.h>

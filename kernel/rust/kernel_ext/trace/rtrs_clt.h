@@ -74,5 +74,6 @@ DEFINE_CLT_CONN_EVENT(rdma_error_recovery);
 
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
 #define TRACE_INCLUDE_FILE rtrs_clt
 #include <trace/define_trace.h>

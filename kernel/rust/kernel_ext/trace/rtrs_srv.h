@@ -72,5 +72,6 @@ TRACE_EVENT(send_io_resp_imm,
 
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
 #define TRACE_INCLUDE_FILE rtrs_srv
 #include <trace/define_trace.h>
