@@ -22,7 +22,7 @@
 kext_dir := $(KBUILD_EXTMOD)/kernel/rust/kernel_ext
 kext_kernel_bindings := $(objtree)/rust/bindings/bindings_generated.rs
 
-ifeq ($(wildcard $(kext_kernel_bindings)),)
+ifeq ($(wildcard $(kext_kernel_bindings))$(if $(CONFIG_CC_VERSION_TEXT),,clean),)
 $(error rnbd-rs: $(abspath $(kext_kernel_bindings)) not found: the modules need a kernel built with CONFIG_RUST=y (its build directory, after 'make'), see README.md "Install")
 endif
 
