@@ -576,7 +576,9 @@ pub fn cases() -> Vec<Case> {
         Case {
             name: "rtrs-read-msg-past-chunk",
             what: "READ trailer at the last 8 bytes of the chunk, its descriptor past the end",
-            ci: true,
+            // The 6.12 C server reads the descriptor from the 16 bytes
+            // after the chunk (`process_read()` bounds only the offset).
+            ci: false,
             run: |c| {
                 let (mut s, _) = session(c, None)?;
                 let p = s.path()?;
