@@ -40,13 +40,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(out[4..MSG_IO_FIELDS_LEN], data[4..MSG_IO_FIELDS_LEN]);
         assert_eq!(Io::decode(&out), Ok(m));
         let rw = m.rw().unwrap();
-        assert_eq!(rw.encode(), m.rw.get() & 0x3FF);
+        assert_eq!(rw.encode(), m.rw.get() & 0xFFF);
         let _ = m.effective_prio(data.len(), data[0]);
     }
     if let Some(rw) = data.first_chunk::<4>() {
         let rw = u32::from_le_bytes(*rw);
         if let Ok(r) = Rw::decode(rw) {
-            assert_eq!(r.encode(), rw & 0x3FF);
+            assert_eq!(r.encode(), rw & 0xFFF);
         }
     }
 });
