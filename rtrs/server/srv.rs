@@ -276,8 +276,12 @@ impl RtrsSrv {
         let handler = Arc::new(ctx.clone(), GFP_KERNEL)?;
         let ip = Listener::listen(cm, handler.clone(), &Address::parse("::", port)?, 64)
             .inspect_err(|e| pr_err!("Listening on RDMA connection failed, err: {:?}\n", e))?;
-        let ib = Listener::listen(cm, handler, &Address::ib_any(port), 64)
-            .inspect_err(|e| pr_err!("Listening on RDMA connection (AF_IB) failed, err: {:?}\n", e))?;
+        let ib = Listener::listen(cm, handler, &Address::ib_any(port), 64).inspect_err(|e| {
+            pr_err!(
+                "Listening on RDMA connection (AF_IB) failed, err: {:?}\n",
+                e
+            )
+        })?;
         pr_info!("rtrs server listening on port {} (IP and AF_IB)\n", port);
         Ok(RtrsSrv {
             listeners: Some((ip, ib)),
