@@ -17,10 +17,19 @@ done
 # fio holds /dev/$dev0 open: the open disk pins the module.
 fio --name=busy --filename="/dev/$dev0" --direct=1 --ioengine=libaio \
     --rw=randrw --bs=4k --iodepth=8 --offset=16M --size=16M \
-    --time_based --runtime=6 --verify=crc32c --verify_fatal=1 \
+    --time_based --runtime=$((6 * ${RNBD_TIMEOUT_SCALE:-1})) --verify=crc32c --verify_fatal=1 \
     --output-format=json --output="$out/fio-busy.json" > /dev/null 2>&1 &
 fio_pid=$!
-sleep 2
+# Until a fio job has the disk open (its setup takes seconds on the debug
+# kernel).
+dev_open() {
+    local fd
+    for fd in /proc/[0-9]*/fd/*; do
+        [[ $(readlink "$fd" 2>/dev/null) == "/dev/$1" ]] && return 0
+    done
+    return 1
+}
+wait_until 30 dev_open "$dev0"
 kill -0 "$fio_pid" || fail "fio ended early: $(cat "$out/fio-busy.json")"
 expect_fail "in use" rmmod rnbd_client
 [[ -b /dev/$dev0 && -b /dev/$dev1 ]] || fail "a device went away with the refused rmmod"

@@ -60,10 +60,16 @@ for impl in rust c; do
     rdma resource show cm_id > /tmp/cm_ids
     log "$impl server CM ids: $(tr '\n' ';' < /tmp/cm_ids)"
     grep -o 'state LISTEN ps [A-Z]*' /tmp/cm_ids | sort | uniq -c | awk '{$1=$1; print}' > "$RNBD_SHARED/listeners-$impl"
+    # Not rtrs_srv on the C server: its send_io_resp_imm memcpy()s
+    # NAME_MAX bytes from the shorter kobject name (KASAN:
+    # slab-out-of-bounds on the debug kernel); ours copies the string.
+    # Its format is compared below all the same.
+    enabled=(rnbd_srv)
+    [[ $impl == rust ]] && enabled+=(rtrs_srv)
     for e in rnbd_srv rtrs_srv; do
         [[ -d $ev/events/$e ]] || fail "$impl server: no $e trace events"
-        echo 1 > "$ev/events/$e/enable"
     done
+    for e in "${enabled[@]}"; do echo 1 > "$ev/events/$e/enable"; done
     echo > "$ev/trace"
     for e in rnbd_srv/create_sess rnbd_srv/destroy_sess rnbd_srv/process_rdma rnbd_srv/process_msg_sess_info \
         rnbd_srv/process_msg_open rnbd_srv/process_msg_close rtrs_srv/send_io_resp_imm; do
@@ -138,10 +144,12 @@ for impl in rust c; do
     # number, 6.12's C server its own flag names).
     if [[ $impl == rust ]]; then fl="flags: 1793"; else fl="flags: [^,]*"; fi
     has_event "process_rdma: I/O req: sess: flp-$impl, type: WRITE, ver: 2, devid: 0, sector: 4096, bsize: 4096, $fl, ioprio: 0, datalen: 4096, usrlen: 32" "process_rdma"
-    has_event "send_io_resp_imm: sess='ip:$RNBD_VM2_IP@ip:$RNBD_VM1_IP' state='CONNECTED' dir=WRITE err='0'" "send_io_resp_imm"
+    if [[ $impl == rust ]]; then
+        has_event "send_io_resp_imm: sess='ip:$RNBD_VM2_IP@ip:$RNBD_VM1_IP' state='CONNECTED' dir=WRITE err='0'" "send_io_resp_imm"
+    fi
     has_event "process_msg_close: Close message received: session='fl-$impl' device id='1'" "process_msg_close"
     has_event "destroy_sess: sessname: fl-$impl qdepth: 512" "destroy_sess"
-    for e in rnbd_srv rtrs_srv; do echo 0 > "$ev/events/$e/enable"; done
+    for e in "${enabled[@]}"; do echo 0 > "$ev/events/$e/enable"; done
     rnbd_server_unload
 done
 expect_eq "$(cat "$RNBD_SHARED/listeners-rust")" "$(cat "$RNBD_SHARED/listeners-c")" "listening CM ids by port space, ours and upstream's"
