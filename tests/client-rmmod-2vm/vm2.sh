@@ -20,21 +20,16 @@ fio --name=busy --filename="/dev/$dev0" --direct=1 --ioengine=libaio \
     --time_based --runtime=$((6 * ${RNBD_TIMEOUT_SCALE:-1})) --verify=crc32c --verify_fatal=1 \
     --output-format=json --output="$out/fio-busy.json" > /dev/null 2>&1 &
 fio_pid=$!
-# Until a fio job has the disk open (its setup takes seconds on the debug
-# kernel).
-dev_open() {
-    local fd
-    for fd in /proc/[0-9]*/fd/*; do
-        [[ $(readlink "$fd" 2>/dev/null) == "/dev/$1" ]] && return 0
-    done
-    return 1
-}
-wait_until 30 dev_open "$dev0"
+# This shell holds the disk open too, so the refusal below does not race
+# fio's start-up (seconds on the debug kernel).
+exec 3< "/dev/$dev0"
+sleep 1
 kill -0 "$fio_pid" || fail "fio ended early: $(cat "$out/fio-busy.json")"
 expect_fail "in use" rmmod rnbd_client
 [[ -b /dev/$dev0 && -b /dev/$dev1 ]] || fail "a device went away with the refused rmmod"
 wait "$fio_pid" || fail "fio while rmmod was refused: $(jq -c '.jobs[0].error' "$out/fio-busy.json")"
 expect_eq "$(jq '.jobs[0].error' "$out/fio-busy.json")" 0 "fio errors"
+exec 3<&-
 
 # Nothing open: the unload unmaps both devices and closes the session.
 t=$(now)
