@@ -118,31 +118,18 @@ impl Client {
             sess.close_rtrs();
             // As upstream, the devices of a session are unmapped in
             // parallel on the workqueue: `del_gendisk()` takes about half
-            // a second each, which adds up with many devices.
-            let devs: KVec<Arc<Device>> = {
-                let list = sess.devs.lock();
-                let mut snapshot = KVec::new();
-                for d in list.iter() {
-                    if snapshot.push(d.clone(), GFP_KERNEL).is_err() {
-                        break;
-                    }
-                }
-                snapshot
-            };
-            for dev in devs {
-                let d = dev.clone();
-                let s = sess.clone();
-                if self
+            // a second each, which adds up with many devices. The works
+            // take `devs` to leave the list, so they wait for this loop.
+            for dev in sess.devs.lock().iter() {
+                let (s, d) = (sess.clone(), dev.clone());
+                let _ = self
                     .wq
                     .queue()
-                    .try_spawn(GFP_KERNEL, move || Self::unmap_on_unload(&s, &d))
-                    .is_err()
-                {
-                    Self::unmap_on_unload(&sess, &dev);
-                }
+                    .try_spawn(GFP_KERNEL, move || Self::unmap_on_unload(&s, &d));
             }
             self.wq.flush();
-            // Any device the snapshot missed (no memory) goes inline.
+            // A device whose work could not be queued (no memory) goes
+            // inline.
             loop {
                 let dev = sess.devs.lock().first().cloned();
                 let Some(dev) = dev else { break };

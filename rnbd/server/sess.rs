@@ -348,10 +348,7 @@ impl RnbdSess {
         trace::process_rdma(
             &self.name,
             &trace::ProcessRdma {
-                dir: match req.dir() {
-                    Dir::Read => trace::TraceDir::Read,
-                    Dir::Write => trace::TraceDir::Write,
-                },
+                dir: req.dir().traced(),
                 ver: self.ver.load(Ordering::Relaxed),
                 device_id: msg.device_id.get(),
                 sector: msg.sector.get(),

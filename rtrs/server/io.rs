@@ -169,10 +169,7 @@ impl SrvRequest {
                 &trace::SendIoRespImm {
                     // CONNECTED, or CLOSING once the QP is closed.
                     state: if self.qp.is_closed() { 2 } else { 1 },
-                    dir: match self.dir {
-                        Dir::Read => trace::TraceDir::Read,
-                        Dir::Write => trace::TraceDir::Write,
-                    },
+                    dir: self.dir.traced(),
                     need_inval: self.need_inval,
                     always_invalidate: ai,
                     msg_id: u32::from(self.buf_id),

@@ -15,6 +15,7 @@
 //!   (`RTRS_SRV_LINK_EV_DISCONNECTED`). Requests still held may be
 //!   answered (the answer is dropped) or dropped.
 
+use crate::kernel_ext::trace::TraceDir;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -32,6 +33,16 @@ pub(crate) enum Dir {
     /// [`SrvRequest::data_mut`] (`data_len` may be 0: RNBD CLOSE,
     /// discard, write-zeroes).
     Write,
+}
+
+impl Dir {
+    /// The direction as the trace events record it.
+    pub(crate) fn traced(self) -> TraceDir {
+        match self {
+            Dir::Read => TraceDir::Read,
+            Dir::Write => TraceDir::Write,
+        }
+    }
 }
 
 /// The server's user: told when a session appears.

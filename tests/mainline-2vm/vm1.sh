@@ -35,6 +35,17 @@ bios() {
 }
 # has_bio BIOS RWBS SECTORS: BIOS lists a bio with exactly that rwbs and size.
 has_bio() { [[ ", $1" == *", $2:$3 x"* ]]; }
+# expect_case CASE WHAT RWBS SECTORS: once VM 2 has done CASE, the bios
+# queued on nullb0 since the last case include one with that rwbs and
+# size; then VM 2 may go on.
+expect_case() {
+    local b
+    wait_for "$impl-$1-done"
+    b=$(bios)
+    log "$impl server, $2: bios on nullb0: $b"
+    has_bio "$b" "$3" "$4" || fail "$impl server: $2 reached nullb0 as '$b', expected $3 $4"
+    signal "$impl-$1-checked"
+}
 
 # The server's own trace events go to a second buffer (the first is
 # cleared per case): rnbd_srv:* and rtrs_srv:*, as upstream names them.
@@ -81,38 +92,19 @@ for impl in rust c; do
     # The Rust client's fsync: blk-mq sends a REQ_OP_FLUSH, the wire an
     # RNBD_OP_FLUSH (with RNBD_F_FUA, op_is_flush()); both servers submit a
     # PREFLUSH write of no data, and both keep the FUA.
-    wait_for "$impl-fsync-done"
-    b=$(bios)
-    log "$impl server, client fsync: bios on nullb0: $b"
-    has_bio "$b" FWFS 0 || fail "$impl server: the client's fsync reached nullb0 as '$b', expected a PREFLUSH|FUA write (FWFS 0)"
-    signal "$impl-fsync-checked"
-
+    expect_case fsync "the client's fsync" FWFS 0
     # The Rust client's O_DSYNC direct write: REQ_FUA on the disk (it
     # advertises FUA, as nullb0 does), RNBD_F_FUA on the wire.
-    wait_for "$impl-fua-done"
-    b=$(bios)
-    log "$impl server, client FUA write: bios on nullb0: $b"
-    has_bio "$b" WFS 8 || fail "$impl server: the client's FUA write reached nullb0 as '$b', expected WFS 8"
-    signal "$impl-fua-checked"
-
+    expect_case fua "the client's FUA write" WFS 8
     # A PREFLUSH write as mainline's 2.2 client sends it (RNBD_F_FUA |
     # RNBD_F_PREFLUSH): the 2.2 server keeps both, the 2.0 server only FUA.
-    wait_for "$impl-preflush-fua-done"
-    b=$(bios)
-    log "$impl server, PREFLUSH|FUA write from the peer: bios on nullb0: $b"
     if [[ $impl == rust ]]; then want=FWFS; else want=WFS; fi
-    has_bio "$b" "$want" 8 || fail "$impl server: PREFLUSH|FUA write reached nullb0 as '$b', expected $want 8"
-    signal "$impl-preflush-fua-checked"
-
+    expect_case preflush-fua "the peer's PREFLUSH|FUA write" "$want" 8
     # RNBD_F_PREFLUSH alone: the 2.2 server flushes first; the 2.0 server
     # drops it (the data-loss bug of protocol 2.0 that 2.1 fixed, and the
     # reason a 2.2 client still sets RNBD_F_FUA).
-    wait_for "$impl-preflush-done"
-    b=$(bios)
-    log "$impl server, PREFLUSH-only write from the peer: bios on nullb0: $b"
     if [[ $impl == rust ]]; then want=FWS; else want=WS; fi
-    has_bio "$b" "$want" 8 || fail "$impl server: PREFLUSH write reached nullb0 as '$b', expected $want 8"
-    signal "$impl-preflush-checked"
+    expect_case preflush "the peer's PREFLUSH-only write" "$want" 8
 
     # Write zeroes from the Rust client's BLKZEROOUT (REQ_NOUNMAP): over a
     # 4 MiB range the client wrote first, so the file's blocks are there.
