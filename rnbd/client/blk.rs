@@ -25,7 +25,6 @@ use crate::kernel_ext::block::{
 use crate::kernel_ext::callback::Callback;
 use crate::kernel_ext::errno::{ECONNABORTED, ECONNRESET, ESHUTDOWN};
 use crate::kernel_ext::scatterlist::SgTable;
-use crate::kernel_ext::sync::{new_spinlock_irq, SpinLockIrq};
 use crate::proto;
 use crate::rtrs_clt::ops::{ConType, Dir, PermitWait, ReqData};
 
@@ -145,20 +144,14 @@ fn hold_or_fail(mut rq: Request<Blk>, hw: Option<&HwQueue>, e: Error) -> Result<
     Ok(())
 }
 
-/// Where a request waits while RTRS has it: inside the data (reads and
-/// writes) or here (no data).
-type Parked = Arc<SpinLockIrq<Option<Request<Blk>>>>;
-
-/// `msg_io_conf()`: the request back from RTRS, completed on its CPU.
-fn io_done(data: ReqData, parked: Option<Parked>, res: Result) {
-    let rq = match data.into_request::<Blk>() {
-        Ok((mut rq, sg)) => {
-            rq.data_mut().get_mut().sg = Some(sg);
-            Some(rq)
-        }
-        Err(_) => parked.and_then(|p| p.lock().take()),
+/// `msg_io_conf()`: the request back from RTRS (it travels inside the
+/// data, with or without pages), completed on its CPU.
+fn io_done(data: ReqData, res: Result) {
+    let Ok((mut rq, sg)) = data.into_request::<Blk>() else {
+        // Not ours: cannot happen (the data was made from our request).
+        return;
     };
-    let Some(rq) = rq else { return };
+    rq.data_mut().get_mut().sg = Some(sg);
     match res {
         Err(e) if is_link_error(e) => {
             let _ = hold_or_fail(rq, None, e);
@@ -226,45 +219,25 @@ impl Operations for Blk {
             rq.ioprio(),
         )
         .encode();
-        let has_data = matches!(rq.op(), Op::Read | Op::Write);
-        let (data, parked) = if has_data {
-            let Some(sg) = rq.data_mut().get_mut().sg.take() else {
-                rq.end(Err(EIO));
-                return Ok(());
-            };
-            match ReqData::from_request(rq, sg) {
-                Ok(d) => (d, None),
-                Err((e, mut rq, sg)) => {
-                    rq.data_mut().get_mut().sg = Some(sg);
-                    if e == ENOMEM {
-                        hw.delay_run(RETRY_MS);
-                        return Err(rq.busy());
-                    }
-                    rq.end(Err(e));
-                    return Ok(());
-                }
-            }
-        } else {
-            let parked: Parked = match Arc::pin_init(new_spinlock_irq!(Some(rq)), GFP_ATOMIC) {
-                Ok(p) => p,
-                // The request was moved into the failed initialiser and
-                // dropped with it, which ends it with EIO.
-                Err(_) => return Ok(()),
-            };
-            (ReqData::none(), Some(parked))
+        // The request travels inside the data (with its pages, or none
+        // for flush, discard, write zeroes); nothing is allocated.
+        let Some(sg) = rq.data_mut().get_mut().sg.take() else {
+            rq.end(Err(EIO));
+            return Ok(());
         };
-        let p2 = parked.clone();
-        let done = match Callback::new(
-            move |data: ReqData, res: Result| io_done(data, p2, res),
-            GFP_ATOMIC,
-        ) {
+        let data = match ReqData::from_request(rq, sg) {
             Ok(d) => d,
-            Err(_) => {
-                // Give the request back (its data or the parked slot).
-                return requeue_back(data, parked, hw);
+            Err((e, mut rq, sg)) => {
+                rq.data_mut().get_mut().sg = Some(sg);
+                if e == ENOMEM {
+                    hw.delay_run(RETRY_MS);
+                    return Err(rq.busy());
+                }
+                rq.end(Err(e));
+                return Ok(());
             }
         };
-        match rtrs.request(dir, permit, &msg, data, done) {
+        match rtrs.request(dir, permit, &msg, data, Callback::from_fn(io_done)) {
             Ok(()) => {
                 if poll.is_some() {
                     io.poll_sent.fetch_add(1, Ordering::Relaxed);
@@ -272,14 +245,10 @@ impl Operations for Blk {
                 Ok(())
             }
             Err((e, _permit, data)) => {
-                let rq = match data.into_request::<Blk>() {
-                    Ok((mut rq, sg)) => {
-                        rq.data_mut().get_mut().sg = Some(sg);
-                        Some(rq)
-                    }
-                    Err(_) => parked.and_then(|p| p.lock().take()),
+                let Ok((mut rq, sg)) = data.into_request::<Blk>() else {
+                    return Ok(());
                 };
-                let Some(rq) = rq else { return Ok(()) };
+                rq.data_mut().get_mut().sg = Some(sg);
                 if e == EAGAIN || e == ENOMEM {
                     hw.delay_run(RETRY_MS);
                     return Err(rq.busy());
@@ -349,22 +318,5 @@ impl Operations for Blk {
     fn complete(_q: &DevQueue, mut rq: Request<Self>, status: Result) {
         rq.data_mut().get_mut().held_since_ms = 0;
         rq.end(status);
-    }
-}
-
-fn requeue_back(data: ReqData, parked: Option<Parked>, hw: &HwQueue) -> Result<(), Busy<Blk>> {
-    let rq = match data.into_request::<Blk>() {
-        Ok((mut rq, sg)) => {
-            rq.data_mut().get_mut().sg = Some(sg);
-            Some(rq)
-        }
-        Err(_) => parked.and_then(|p| p.lock().take()),
-    };
-    match rq {
-        Some(rq) => {
-            hw.delay_run(RETRY_MS);
-            Err(rq.busy())
-        }
-        None => Ok(()),
     }
 }

@@ -12,8 +12,8 @@ use kernel::time::Ktime;
 use kernel::{c_str, fmt, new_mutex};
 
 use crate::blk::{Blk, DevQueue};
-use crate::errno::ealready;
 use crate::kernel_ext::block::{Disk, DiskBuilder, QueueLimits, SECTOR_SHIFT};
+use crate::kernel_ext::errno::EALREADY;
 use crate::kernel_ext::sysfs::{KObject, StoreContext, Symlink};
 use crate::map_opts::{self, AccessMode, MapOptions};
 use crate::params::HOLD_IO_SEC;
@@ -374,7 +374,7 @@ pub(crate) fn unmap(dev: &Arc<Device>, force: bool, ctx: Option<&mut StoreContex
         let state = dev.io.state();
         if state == DevState::Unmapped {
             pr_info!("{}: Device is already being unmapped\n", &*dev.name);
-            return Err(ealready());
+            return Err(EALREADY());
         }
         let openers = dev.disk().map_or(0, |d| d.openers());
         if !force && openers > 0 {
@@ -433,7 +433,7 @@ pub(crate) fn remap(dev: &Device) -> Result {
         match dev.io.state() {
             DevState::MappedDisconnected => None,
             DevState::Unmapped => Some(ENODEV),
-            DevState::Mapped => Some(ealready()),
+            DevState::Mapped => Some(EALREADY()),
             DevState::Init => Some(EBUSY),
         }
     };

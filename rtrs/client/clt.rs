@@ -304,47 +304,36 @@ impl RtrsClt {
         }
     }
 
-    /// Tries the connected paths in policy order (except `skip`).
+    /// Tries the connected paths in policy order (except `skip`). The
+    /// first choice is picked under the paths lock without allocating
+    /// (the common case: it takes the request); only when it fails is the
+    /// whole order built, with the paths tried so far left out.
     fn send_on_paths(
         &self,
         skip: Option<&Arc<CltPath>>,
-        mut req: InFlight,
+        req: InFlight,
         usr: &[u8],
-        mut data: ReqData,
+        data: ReqData,
     ) -> core::result::Result<(), (Error, InFlight, ReqData)> {
-        let mut err = ECONNABORTED();
-        let order = match self.path_order(skip) {
+        let Some(first) = self.first_choice(skip) else {
+            return Err((ECONNABORTED(), req, data));
+        };
+        let (err, req, data) = match self.send_on_path(&first, req, usr, data) {
+            Ok(()) => return Ok(()),
+            Err(failed) => failed,
+        };
+        if err == EMSGSIZE() {
+            return Err((err, req, data));
+        }
+        let order = match self.path_order(skip, &first) {
             Ok(order) => order,
             Err(e) => return Err((e, req, data)),
         };
+        let (mut err, mut req, mut data) = (err, req, data);
         for path in order.iter() {
-            let Some(conns) = path.conns() else {
-                continue;
-            };
-            if !path.is_connected() {
-                continue;
-            }
-            // `rtrs_permit_to_clt_con()`: IO connections are 1 ..
-            // irq_con_num - 1; poll connections follow.
-            let n = path.irq_con_num();
-            let io_cid = if n > 1 {
-                (req.permit.cpu() as usize % (n - 1)) + 1
-            } else {
-                0
-            };
-            let cid = match req.permit.con_type() {
-                ConType::Admin => 0,
-                ConType::Io => io_cid,
-                ConType::Poll(i) => path.poll_cid(u32::from(i)).unwrap_or(io_cid),
-            };
-            let dir = req.dir;
-            let bytes = usr.len() + data.len();
-            let mi = req.min_inflight;
-            path.request_sent(dir, bytes, mi);
-            match conns.send(cid, req, usr, data) {
+            match self.send_on_path(path, req, usr, data) {
                 Ok(()) => return Ok(()),
                 Err((e, r, d)) => {
-                    path.request_done(&r, 0, false);
                     req = r;
                     data = d;
                     if e == EMSGSIZE() {
@@ -357,23 +346,89 @@ impl RtrsClt {
         Err((err, req, data))
     }
 
-    /// The connected paths in the order the policy tries them.
-    fn path_order(&self, skip: Option<&Arc<CltPath>>) -> Result<KVec<Arc<CltPath>>> {
+    /// Sends on one path if it is connected (ECONNABORTED if not).
+    fn send_on_path(
+        &self,
+        path: &Arc<CltPath>,
+        req: InFlight,
+        usr: &[u8],
+        data: ReqData,
+    ) -> core::result::Result<(), (Error, InFlight, ReqData)> {
+        let Some(conns) = path.conns() else {
+            return Err((ECONNABORTED(), req, data));
+        };
+        if !path.is_connected() {
+            return Err((ECONNABORTED(), req, data));
+        }
+        // `rtrs_permit_to_clt_con()`: IO connections are 1 ..
+        // irq_con_num - 1; poll connections follow.
+        let n = path.irq_con_num();
+        let io_cid = if n > 1 {
+            (req.permit.cpu() as usize % (n - 1)) + 1
+        } else {
+            0
+        };
+        let cid = match req.permit.con_type() {
+            ConType::Admin => 0,
+            ConType::Io => io_cid,
+            ConType::Poll(i) => path.poll_cid(u32::from(i)).unwrap_or(io_cid),
+        };
+        path.request_sent(req.dir, usr.len() + data.len(), req.min_inflight);
+        conns.send(cid, req, usr, data).map_err(|(e, r, d)| {
+            path.request_done(&r, 0, false);
+            (e, r, d)
+        })
+    }
+
+    /// The path the policy tries first (except `skip`), picked under the
+    /// lock: round robin takes the next connected path, the others the
+    /// least loaded (fewest in flight, lowest heartbeat latency); ties go
+    /// to the earlier path, as a stable sort of the order would.
+    fn first_choice(&self, skip: Option<&Arc<CltPath>>) -> Option<Arc<CltPath>> {
+        let paths = self.paths.lock();
+        let usable =
+            |p: &&Arc<CltPath>| p.is_connected() && !skip.is_some_and(|s| Arc::ptr_eq(s, p));
+        let chosen = match self.mp_policy.load(Ordering::Relaxed) {
+            MP_POLICY_RR => {
+                let count = paths.iter().filter(usable).count();
+                if count == 0 {
+                    return None;
+                }
+                let start = self.rr_next.fetch_add(1, Ordering::Relaxed) as usize % count;
+                paths.iter().filter(usable).nth(start)
+            }
+            MP_POLICY_MIN_LATENCY => paths
+                .iter()
+                .filter(usable)
+                .min_by_key(|p| p.hb_cur_latency.load(Ordering::Relaxed)),
+            _ => paths
+                .iter()
+                .filter(usable)
+                .min_by_key(|p| p.stats.inflight.load(Ordering::Relaxed)),
+        };
+        chosen.cloned()
+    }
+
+    /// The other connected paths (except `skip` and `tried`), in the
+    /// order the policy tries them.
+    fn path_order(
+        &self,
+        skip: Option<&Arc<CltPath>>,
+        tried: &Arc<CltPath>,
+    ) -> Result<KVec<Arc<CltPath>>> {
         let paths = self.paths.lock();
         let mut out = KVec::with_capacity(paths.len(), GFP_ATOMIC)?;
         for p in paths.iter() {
-            if p.is_connected() && !skip.is_some_and(|s| Arc::ptr_eq(s, p)) {
+            if p.is_connected()
+                && !Arc::ptr_eq(tried, p)
+                && !skip.is_some_and(|s| Arc::ptr_eq(s, p))
+            {
                 out.push(p.clone(), GFP_ATOMIC)?;
             }
         }
         drop(paths);
         match self.mp_policy.load(Ordering::Relaxed) {
-            MP_POLICY_RR => {
-                if !out.is_empty() {
-                    let start = self.rr_next.fetch_add(1, Ordering::Relaxed) as usize % out.len();
-                    out.rotate_left(start);
-                }
-            }
+            MP_POLICY_RR => {}
             MP_POLICY_MIN_LATENCY => {
                 sort_few_by_key(&mut out, |p| p.hb_cur_latency.load(Ordering::Relaxed));
             }

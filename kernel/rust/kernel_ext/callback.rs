@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A boxed one-shot callback ([`Callback`]): what `KBox<dyn FnOnce(..)>`
-//! would be, had 6.12's `KBox` unsized coercion and a callable `FnOnce`
-//! impl (it has neither).
+//! A one-shot callback ([`Callback`]): what `KBox<dyn FnOnce(..)>` would
+//! be, had 6.12's `KBox` unsized coercion and a callable `FnOnce` impl (it
+//! has neither), or a plain `fn` where nothing is captured.
 
 use kernel::alloc::Flags;
 use kernel::prelude::*;
@@ -22,9 +22,17 @@ impl<A, B, F: FnOnce(A, B) + Send> CallOnce<A, B> for Once<F> {
     }
 }
 
-/// A heap-allocated closure called at most once, with two arguments.
+enum Inner<A: 'static, B: 'static> {
+    Boxed(KBox<dyn CallOnce<A, B>>),
+    /// A plain function: nothing captured, nothing allocated.
+    Fn(fn(A, B)),
+}
+
+/// A one-shot callback with two arguments: a boxed closure, or a plain
+/// function (no allocation, for hot paths whose callback captures
+/// nothing).
 pub struct Callback<A: 'static, B: 'static> {
-    f: KBox<dyn CallOnce<A, B>>,
+    f: Inner<A, B>,
 }
 
 impl<A: 'static, B: 'static> Callback<A, B> {
@@ -36,11 +44,19 @@ impl<A: 'static, B: 'static> Callback<A, B> {
         // SAFETY: `raw` came from `KBox::into_raw` just above; only its
         // type changed (unsized to the trait object).
         let f = unsafe { KBox::from_raw(raw) };
-        Ok(Callback { f })
+        Ok(Callback { f: Inner::Boxed(f) })
     }
 
-    /// Calls the closure (and frees it).
-    pub fn call(mut self, a: A, b: B) {
-        self.f.call(a, b);
+    /// A plain function as the callback: never fails, allocates nothing.
+    pub fn from_fn(f: fn(A, B)) -> Self {
+        Callback { f: Inner::Fn(f) }
+    }
+
+    /// Calls the callback (and frees a boxed closure).
+    pub fn call(self, a: A, b: B) {
+        match self.f {
+            Inner::Boxed(mut f) => f.call(a, b),
+            Inner::Fn(f) => f(a, b),
+        }
     }
 }

@@ -36,4 +36,6 @@ errors!(
     EHOSTDOWN,
     ESHUTDOWN,
     ETIME,
+    EPROTONOSUPPORT,
+    EALREADY,
 );

@@ -321,6 +321,14 @@ impl<T: Operations> Request<T> {
         }
     }
 
+    /// Gives up the handle without ending the request: its parts, for
+    /// [`Request::from_raw`].
+    pub(crate) fn into_parts(self) -> (NonNull<bindings::request>, bool) {
+        let parts = (self.raw, self.started);
+        core::mem::forget(self);
+        parts
+    }
+
     /// Gives up the handle without ending the request.
     fn into_raw(self) -> *mut bindings::request {
         let rq = self.raw.as_ptr();

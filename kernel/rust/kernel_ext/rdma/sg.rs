@@ -15,6 +15,7 @@
 //! mapping and no CPU access is possible; unmapping gives it back.
 
 use core::any::TypeId;
+use core::ptr::NonNull;
 
 use crate::kernel_ext::bindings;
 use kernel::prelude::*;
@@ -25,37 +26,80 @@ use crate::kernel_ext::block::request::Request;
 use crate::kernel_ext::block::tag_set::Operations;
 use crate::kernel_ext::scatterlist::SgTable;
 
-/// A blk-mq request and the table its pages are mapped into.
-struct RqPages<T: Operations> {
-    rq: Request<T>,
-    sg: SgTable,
-}
-
-/// What the type-erased form needs of a [`RqPages`].
-trait ErasedPages: Send {
-    fn sg(&mut self) -> &mut SgTable;
-    fn bytes(&self) -> usize;
-}
-
-impl<T: Operations> ErasedPages for RqPages<T> {
-    fn sg(&mut self) -> &mut SgTable {
-        &mut self.sg
-    }
-
-    fn bytes(&self) -> usize {
-        self.rq.bytes() as usize
-    }
-}
-
-/// A type-erased [`RqPages`] and the type it was made from.
+/// A blk-mq request of some driver with its type erased, without a box
+/// (no allocation per request): the handle's parts, the driver's type,
+/// and the function that ends it as that driver's request.
 ///
 /// # Invariants
 ///
-/// `pages` was made from a `KBox<RqPages<T>>` with `TypeId::of::<T>() ==
-/// type_id`.
+/// `raw` and `started` are the parts of a `Request<T>` (its invariant
+/// holds and this is its only handle) with `TypeId::of::<T>() ==
+/// type_id`, and `end` is `end_erased::<T>`. `bytes` is what the request
+/// moves through its pages (0 for a request without data pages).
 struct AnyRequest {
-    pages: KBox<dyn ErasedPages>,
+    raw: NonNull<bindings::request>,
+    started: bool,
+    bytes: usize,
     type_id: TypeId,
+    end: unsafe fn(NonNull<bindings::request>, bool),
+}
+
+// SAFETY: A `Request<T>` is `Send` for every driver `T` (a request may be
+// ended from any context); this is the same handle, type-erased.
+unsafe impl Send for AnyRequest {}
+
+/// Ends the request as `Request<T>`'s drop does (I/O error).
+///
+/// # Safety
+///
+/// `raw` and `started` are the parts of a `Request<T>` whose handle is
+/// given up to this call.
+unsafe fn end_erased<T: Operations>(raw: NonNull<bindings::request>, started: bool) {
+    // SAFETY: The parts of a `Request<T>`, handed over by the caller.
+    drop(unsafe { Request::<T>::from_raw(raw.as_ptr(), started) });
+}
+
+impl AnyRequest {
+    fn new<T: Operations>(rq: Request<T>) -> Self {
+        let bytes = if rq.op().has_data() {
+            rq.bytes() as usize
+        } else {
+            0
+        };
+        let (raw, started) = rq.into_parts();
+        // INVARIANT: The parts of the `Request<T>` just given up, with
+        // `T`'s type id and end function.
+        AnyRequest {
+            raw,
+            started,
+            bytes,
+            type_id: TypeId::of::<T>(),
+            end: end_erased::<T>,
+        }
+    }
+
+    /// The request back, if it is one of driver `T`.
+    fn into_request<T: Operations>(self) -> core::result::Result<Request<T>, Self> {
+        if self.type_id != TypeId::of::<T>() {
+            return Err(self);
+        }
+        let (raw, started) = (self.raw, self.started);
+        // The handle moves to the `Request<T>` below: `drop` must not end it.
+        core::mem::forget(self);
+        // SAFETY: The parts of a `Request<T>` for this very `T` (type
+        // invariant), whose only handle was `self`, given up just above.
+        Ok(unsafe { Request::<T>::from_raw(raw.as_ptr(), started) })
+    }
+}
+
+impl Drop for AnyRequest {
+    fn drop(&mut self) {
+        // A request must never be lost: ended with an I/O error, as the
+        // driver's own handle would be.
+        // SAFETY: `end` is `end_erased::<T>` for the `T` these are the
+        // parts of (type invariant); this handle ends here.
+        unsafe { (self.end)(self.raw, self.started) };
+    }
 }
 
 /// The largest buffer (kmalloc's limit).
@@ -65,7 +109,8 @@ enum Kind {
     None,
     /// The buffer and its one-entry table (filled when mapped).
     Buffer(KVec<u8>, SgTable),
-    Request(AnyRequest),
+    /// A block request and the table its pages are mapped into.
+    Request(AnyRequest, SgTable),
 }
 
 /// The data of a request: nothing, an owned kmalloc buffer, or a block
@@ -97,8 +142,9 @@ impl ReqData {
     }
 
     /// The pages of `rq`, mapped into `sg` (`blk_rq_map_sg`); a request
-    /// without data pages (flush, discard, ...) has none. On failure
-    /// (ENOSPC: `sg` too small) both come back.
+    /// without data pages (flush, discard, write zeroes) has none: its
+    /// length is 0 and it only travels with the value. No allocation. On
+    /// failure (ENOSPC: `sg` too small) both come back.
     pub fn from_request<T: Operations>(
         rq: Request<T>,
         mut sg: SgTable,
@@ -106,22 +152,8 @@ impl ReqData {
         if let Err(e) = rq.map_sg(&mut sg) {
             return Err((e, rq, sg));
         }
-        let slot = match KBox::<RqPages<T>>::new_uninit(GFP_ATOMIC) {
-            Ok(slot) => slot,
-            Err(_) => return Err((ENOMEM, rq, sg)),
-        };
-        let boxed: KBox<RqPages<T>> = KBox::write(slot, RqPages { rq, sg });
-        let raw: *mut RqPages<T> = KBox::into_raw(boxed);
-        let raw: *mut dyn ErasedPages = raw;
-        // SAFETY: `raw` came from `KBox::into_raw` just above; only the
-        // pointer's type changed (unsized to the trait object), which
-        // `KBox` (without `CoerceUnsized` in 6.12) cannot do itself.
-        let pages: KBox<dyn ErasedPages> = unsafe { KBox::from_raw(raw) };
         Ok(ReqData {
-            kind: Kind::Request(AnyRequest {
-                pages,
-                type_id: TypeId::of::<T>(),
-            }),
+            kind: Kind::Request(AnyRequest::new(rq), sg),
         })
     }
 
@@ -130,7 +162,7 @@ impl ReqData {
         match &self.kind {
             Kind::None => 0,
             Kind::Buffer(buf, _) => buf.len(),
-            Kind::Request(rq) => rq.pages.bytes(),
+            Kind::Request(rq, _) => rq.bytes,
         }
     }
 
@@ -159,15 +191,12 @@ impl ReqData {
     /// driver `T`; otherwise the value.
     pub fn into_request<T: Operations>(self) -> core::result::Result<(Request<T>, SgTable), Self> {
         match self.kind {
-            Kind::Request(any) if any.type_id == TypeId::of::<T>() => {
-                let raw: *mut dyn ErasedPages = KBox::into_raw(any.pages);
-                // SAFETY: The box was made from a `KBox<RqPages<T>>` for
-                // this very `T` (type invariant of `AnyRequest`); casting
-                // the fat pointer back to the thin one recovers it.
-                let pages = unsafe { KBox::from_raw(raw.cast::<RqPages<T>>()) };
-                let RqPages { rq, sg } = KBox::into_inner(pages);
-                Ok((rq, sg))
-            }
+            Kind::Request(any, sg) => match any.into_request::<T>() {
+                Ok(rq) => Ok((rq, sg)),
+                Err(any) => Err(ReqData {
+                    kind: Kind::Request(any, sg),
+                }),
+            },
             kind => Err(ReqData { kind }),
         }
     }
@@ -220,7 +249,7 @@ impl ReqData {
                 }
                 sg
             }
-            Kind::Request(any) => any.pages.sg(),
+            Kind::Request(_, sg) => sg,
         };
         let nents = sg.len();
         if nents == 0 {
@@ -252,7 +281,7 @@ impl ReqData {
         match &mut self.kind {
             Kind::None => None,
             Kind::Buffer(_, sg) => Some(sg),
-            Kind::Request(any) => Some(any.pages.sg()),
+            Kind::Request(_, sg) => Some(sg),
         }
         .filter(|sg| !sg.is_empty())
     }
