@@ -6,7 +6,7 @@
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use kernel::prelude::*;
-use kernel::str::CString;
+use kernel::str::{CStr, CString};
 use kernel::sync::{Arc, Mutex};
 use kernel::time::Ktime;
 use kernel::{c_str, fmt, new_mutex};
@@ -15,12 +15,13 @@ use crate::blk::{Blk, DevQueue};
 use crate::kernel_ext::block::{Disk, DiskBuilder, QueueLimits, SECTOR_SHIFT};
 use crate::kernel_ext::errno::EALREADY;
 use crate::kernel_ext::sysfs::{KObject, StoreContext, Symlink};
-use crate::map_opts::{self, AccessMode, MapOptions};
+use crate::map_opts::{self, MapOptions};
 use crate::params::HOLD_IO_SEC;
 use crate::proto;
+use crate::proto::AccessMode;
 use crate::rtrs_clt::ops::Dir as RtrsDir;
 use crate::sess::Session;
-use crate::sysfs::{self, DevSysfs};
+use crate::sysfs::{self, DevFiles, DevSysfs};
 
 /// `enum rnbd_clt_dev_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +142,7 @@ impl Device {
 
 /// The OPEN message of a device.
 fn open_msg(dev: &Device) -> Result<[u8; proto::Open::SIZE]> {
-    let mode = proto::AccessMode::from_u8(dev.access_mode.wire()).ok_or(EINVAL)?;
+    let mode = dev.access_mode;
     Ok(proto::Open::new(mode, &dev.pathname)
         .map_err(|_| EINVAL)?
         .encode())
@@ -352,7 +353,7 @@ fn map_open(
     )?;
     dev.inner.lock().sysfs = Some(kobj);
     disk.uevent_online(true);
-    let mut link_name = [0u8; 2 * map_opts::NAME_MAX + 2];
+    let mut link_name = [0u8; 2 * proto::NAME_MAX + 2];
     let len = map_opts::symlink_name(&dev.pathname, sess.name.as_bytes(), &mut link_name)
         .ok_or(crate::kernel_ext::errno::ENAMETOOLONG())?;
     let link_name = CString::try_from_fmt(fmt!(
@@ -463,4 +464,46 @@ pub(crate) fn resize(dev: &Device, sectors: u64) -> Result {
         }
     }
     Ok(())
+}
+
+impl DevFiles for Device {
+    fn name(&self) -> &CStr {
+        &self.name
+    }
+
+    fn pathname(&self) -> &[u8] {
+        &self.pathname
+    }
+
+    fn state_name(&self) -> &'static str {
+        self.state().as_str()
+    }
+
+    fn sessname(&self) -> &CStr {
+        &self.sess().name
+    }
+
+    fn access_mode(&self) -> AccessMode {
+        self.access_mode
+    }
+
+    fn nr_poll_queues(&self) -> u32 {
+        self.nr_poll_queues
+    }
+
+    fn unloading(&self) -> bool {
+        self.sess().client.unloading.load(Ordering::SeqCst)
+    }
+
+    fn unmap(self: Arc<Self>, force: bool, ctx: &mut StoreContext) -> Result {
+        unmap(&self, force, Some(ctx))
+    }
+
+    fn resize(&self, sectors: u64) -> Result {
+        resize(self, sectors)
+    }
+
+    fn remap(&self) -> Result {
+        remap(self)
+    }
 }

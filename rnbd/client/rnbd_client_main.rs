@@ -14,6 +14,12 @@ mod kernel_ext;
 #[path = "../../rtrs/common/wire.rs"]
 mod wire;
 
+#[path = "../../rtrs/common/text.rs"]
+mod text;
+
+#[path = "../../rtrs/common/addr.rs"]
+mod addr;
+
 #[path = "../../rtrs/client/mod.rs"]
 mod rtrs_clt;
 
@@ -23,13 +29,10 @@ mod proto;
 mod blk;
 mod dev;
 mod errno;
+mod map_opts;
 mod params;
 mod sess;
 mod sysfs;
-
-/// The `map_device` grammar lives with (and is compiled once in) the RTRS
-/// client, which parses `add_path` with it.
-use rtrs_clt::map_opts;
 
 module! {
     type: RnbdClient,

@@ -28,7 +28,7 @@ use crate::rtrs_clt::ops::{
     CltOps, ConType, Dir as RtrsDir, LinkEvent, OpenParams, PathAddr, PermitWait, ReqData, RtrsClt,
 };
 use crate::rtrs_clt::to_address;
-use crate::sysfs;
+use crate::sysfs::{self, CtlOps};
 
 /// Minors per disk: 64 (`RNBD_PART_BITS` = 6, 63 partitions).
 pub(crate) const MINORS_PER_DISK: u32 = 64;
@@ -57,6 +57,12 @@ pub(crate) struct Client {
     sysfs: Mutex<Option<(Arc<ClassDevice<sysfs::Ctl>>, Arc<Dir>)>>,
     _class: Arc<Class>,
     pub(crate) unloading: AtomicBool,
+}
+
+impl CtlOps for Client {
+    fn map_device(self: Arc<Self>, input: &[u8]) -> Result {
+        Client::map_device(&self, input)
+    }
 }
 
 impl Client {

@@ -8,17 +8,23 @@ use kernel::str::CStr;
 use kernel::sync::Arc;
 use kernel::{c_str, fmt};
 
-use crate::dev::{self, Device};
 use crate::kernel_ext::module_ref::ModuleRef;
 use crate::kernel_ext::sysfs::{
     AttrRef, Attribute, AttributeOps, DeviceAttrs, KObjectAttrs, ShowBuffer, StoreContext,
 };
 use crate::map_opts;
-use crate::sess::Client;
+use crate::proto::AccessMode;
+
+/// What `ctl/map_device` does (implemented by the client, so that this
+/// file names nothing above it).
+pub(crate) trait CtlOps: Send + Sync {
+    /// Maps a device from what was written (`rnbd_clt_map_device_store()`).
+    fn map_device(self: Arc<Self>, input: &[u8]) -> Result;
+}
 
 /// The `ctl` device's data.
 pub(crate) struct Ctl {
-    pub(crate) client: Arc<Client>,
+    pub(crate) client: Arc<dyn CtlOps>,
 }
 
 struct MapDevice;
@@ -32,16 +38,38 @@ impl AttributeOps<Ctl> for MapDevice {
     }
 
     fn store(c: &Ctl, input: &[u8], _ctx: &mut StoreContext) -> Result {
-        c.client.map_device(input)
+        c.client.clone().map_device(input)
     }
 }
 
 static MAP_DEVICE: Attribute<DeviceAttrs<Ctl>, MapDevice> = Attribute::new();
 pub(crate) static CTL_ATTRIBUTES: [AttrRef<DeviceAttrs<Ctl>>; 1] = [MAP_DEVICE.as_ref()];
 
+/// What a device's files show and do (implemented by the device).
+pub(crate) trait DevFiles: Send + Sync {
+    /// `rnbd<N>`, for messages.
+    fn name(&self) -> &CStr;
+    /// `mapping_path`: the server's device path.
+    fn pathname(&self) -> &[u8];
+    /// `state`: `init`, `open`, `closed`, `unmapped`.
+    fn state_name(&self) -> &'static str;
+    /// `session`: its session's name.
+    fn sessname(&self) -> &CStr;
+    fn access_mode(&self) -> AccessMode;
+    fn nr_poll_queues(&self) -> u32;
+    /// The module is going away (no unmap from sysfs then, as upstream).
+    fn unloading(&self) -> bool;
+    /// `unmap_device` (`ctx`: the writing file, which removes itself).
+    fn unmap(self: Arc<Self>, force: bool, ctx: &mut StoreContext) -> Result;
+    /// `resize`, to `sectors`.
+    fn resize(&self, sectors: u64) -> Result;
+    /// `remap_device`.
+    fn remap(&self) -> Result;
+}
+
 /// The data of `/sys/block/rnbd<N>/rnbd/`.
 pub(crate) struct DevSysfs {
-    pub(crate) dev: Arc<Device>,
+    pub(crate) dev: Arc<dyn DevFiles>,
 }
 
 struct UnmapDevice;
@@ -58,26 +86,21 @@ impl AttributeOps<DevSysfs> for UnmapDevice {
         let force = map_opts::parse_unmap(input).inspect_err(|_| {
             pr_err!(
                 "{}: unmap_device: Invalid value: {}\n",
-                &*d.dev.name,
-                kernel::str::BStr::from_bytes(map_opts::strstrip(input))
+                d.dev.name(),
+                kernel::str::BStr::from_bytes(crate::text::strstrip(input))
             )
         })?;
         pr_info!(
             "{}: Unmapping device, option: {}.\n",
-            &*d.dev.name,
+            d.dev.name(),
             if force { "force" } else { "normal" }
         );
         // As upstream: no unmap while the module is going away.
         let _module = ModuleRef::get(&crate::THIS_MODULE).map_err(|_| ENODEV)?;
-        if d.dev
-            .sess()
-            .client
-            .unloading
-            .load(core::sync::atomic::Ordering::SeqCst)
-        {
+        if d.dev.unloading() {
             return Err(ENODEV);
         }
-        dev::unmap(&d.dev, force, Some(ctx))
+        d.dev.clone().unmap(force, ctx)
     }
 }
 
@@ -92,8 +115,8 @@ impl AttributeOps<DevSysfs> for Resize {
     }
 
     fn store(d: &DevSysfs, input: &[u8], _ctx: &mut StoreContext) -> Result {
-        let sectors = map_opts::kstrtoul(input).map_err(|e| Error::from_errno(-e))?;
-        dev::resize(&d.dev, sectors)
+        let sectors = crate::text::kstrtoul(input).map_err(|e| Error::from_errno(-e))?;
+        d.dev.resize(sectors)
     }
 }
 
@@ -109,7 +132,7 @@ impl AttributeOps<DevSysfs> for RemapDevice {
 
     fn store(d: &DevSysfs, input: &[u8], _ctx: &mut StoreContext) -> Result {
         map_opts::parse_remap(input)?;
-        dev::remap(&d.dev)
+        d.dev.remap()
     }
 }
 
@@ -120,7 +143,7 @@ impl AttributeOps<DevSysfs> for MappingPath {
     const MODE: u16 = 0o444;
 
     fn show(d: &DevSysfs, out: &mut ShowBuffer) -> Result {
-        out.push(&d.dev.pathname)?;
+        out.push(d.dev.pathname())?;
         out.push(b"\n")
     }
 }
@@ -132,7 +155,7 @@ impl AttributeOps<DevSysfs> for State {
     const MODE: u16 = 0o444;
 
     fn show(d: &DevSysfs, out: &mut ShowBuffer) -> Result {
-        out.write_fmt(fmt!("{}\n", d.dev.state().as_str()))
+        out.write_fmt(fmt!("{}\n", d.dev.state_name()))
     }
 }
 
@@ -143,7 +166,7 @@ impl AttributeOps<DevSysfs> for Session {
     const MODE: u16 = 0o444;
 
     fn show(d: &DevSysfs, out: &mut ShowBuffer) -> Result {
-        out.push(d.dev.sess().name.as_bytes())?;
+        out.push(d.dev.sessname().as_bytes())?;
         out.push(b"\n")
     }
 }
@@ -155,7 +178,7 @@ impl AttributeOps<DevSysfs> for AccessModeAttr {
     const MODE: u16 = 0o444;
 
     fn show(d: &DevSysfs, out: &mut ShowBuffer) -> Result {
-        out.write_fmt(fmt!("{}\n", d.dev.access_mode.as_str()))
+        out.write_fmt(fmt!("{}\n", d.dev.access_mode().as_str()))
     }
 }
 
@@ -166,7 +189,7 @@ impl AttributeOps<DevSysfs> for NrPollQueues {
     const MODE: u16 = 0o444;
 
     fn show(d: &DevSysfs, out: &mut ShowBuffer) -> Result {
-        out.write_fmt(fmt!("{}\n", d.dev.nr_poll_queues as i32))
+        out.write_fmt(fmt!("{}\n", d.dev.nr_poll_queues() as i32))
     }
 }
 

@@ -50,8 +50,9 @@ pub const RNBD_PROTO_VER_MINOR: u8 = 2;
 pub const RTRS_PORT: u16 = 1234;
 /// The version of rnbd-rs the modules carry (`modinfo`, `/sys/module/*/version`).
 pub const RNBD_RS_VERSION: &str = "0.1.0";
-/// `NAME_MAX`: size of the OPEN `dev_name` array.
-pub const NAME_MAX: usize = 255;
+/// `NAME_MAX`: size of the OPEN `dev_name` array (one definition, with
+/// the RTRS session names in `rtrs/common/wire.rs`).
+pub use crate::wire::NAME_MAX;
 
 /// `RNBD_OP_BITS`: the low bits of `rw` holding the operation.
 pub const RNBD_OP_BITS: u32 = 8;

@@ -19,7 +19,7 @@ fn dev_search_path_set(value: &[u8]) -> Result<&[u8]> {
 }
 
 module_param! {
-    pub(crate) static PORT_NR: u16 = 1234;
+    pub(crate) static PORT_NR: u16 = crate::proto::RTRS_PORT;
     name: "port_nr", perm: 0o444,
     desc: "The port number the server is listening on (default: 1234)",
 }

@@ -35,7 +35,7 @@ use crate::proto::{
     RNBD_FUA, RNBD_F_FUA, RNBD_F_NOUNMAP, RNBD_F_PREFLUSH, RNBD_F_SYNC, RNBD_WRITEBACK,
 };
 use crate::rtrs_srv::ops::{Dir, SrvRequest, SrvSession, SrvSessionOps};
-use crate::sysfs::{self, BindingSysfs};
+use crate::sysfs::{self, BindingOwner, BindingSysfs};
 
 /// A device id of the session (the xarray of upstream).
 enum Slot {
@@ -278,7 +278,7 @@ impl RnbdSess {
                     e
                 )
             })?;
-        let sysfs = sysfs::create_binding_dir(self, &binding)?;
+        let sysfs = sysfs::create_binding_dir(self.clone(), &binding)?;
         let mut slots = self.slots.lock();
         let slot = Slot::Open {
             binding: binding.clone(),
@@ -508,6 +508,16 @@ impl SrvSessionOps for SessHandle {
         trace::destroy_sess(&self.0.name, i32::from(self.0.rtrs.queue_depth()));
         self.0.close_all();
         pr_info!("RTRS Session {} disconnected\n", &*self.0.name);
+    }
+}
+
+impl BindingOwner for RnbdSess {
+    fn name(&self) -> &CStr {
+        &self.name
+    }
+
+    fn force_close(&self, device_id: u32, serial: u64) {
+        RnbdSess::force_close(self, device_id, serial);
     }
 }
 

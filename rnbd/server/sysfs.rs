@@ -14,11 +14,19 @@ use crate::kernel_ext::sysfs::{
     trim_newline, AttrRef, Attribute, AttributeOps, KObject, KObjectAttrs, ShowBuffer, StoreContext,
 };
 use crate::proto::AccessMode;
-use crate::sess::RnbdSess;
+
+/// What a binding's files need of the session that holds the binding
+/// (implemented by the session, so that this file names nothing above it).
+pub(crate) trait BindingOwner: Send + Sync {
+    /// The session's name, for messages.
+    fn name(&self) -> &CStr;
+    /// `force_close`: the binding `device_id` (`serial`) goes.
+    fn force_close(&self, device_id: u32, serial: u64);
+}
 
 /// What the files of a binding's directory show and do.
 pub(crate) struct BindingSysfs {
-    sess: Arc<RnbdSess>,
+    sess: Arc<dyn BindingOwner>,
     device_id: u32,
     serial: u64,
     mode: AccessMode,
@@ -29,16 +37,17 @@ pub(crate) struct BindingSysfs {
 /// session has the device open under another name (as upstream, §11.2
 /// #24).
 pub(crate) fn create_binding_dir(
-    sess: &Arc<RnbdSess>,
+    sess: Arc<dyn BindingOwner>,
     binding: &Binding,
 ) -> Result<KObject<BindingSysfs>> {
     let mut mapping_path = KVec::new();
     mapping_path.extend_from_slice(&binding.dev_name, GFP_KERNEL)?;
+    let owner = sess.clone();
     KObject::create(
         binding.dev.sessions_dir(),
-        &sess.name,
+        sess.name(),
         BindingSysfs {
-            sess: sess.clone(),
+            sess: owner,
             device_id: binding.device_id,
             serial: binding.serial,
             mode: binding.mode,
@@ -100,14 +109,14 @@ impl AttributeOps<BindingSysfs> for ForceClose {
         if trim_newline(input) != b"1" {
             pr_err!(
                 "{}: force_close: invalid value: '{}'\n",
-                &*b.sess.name,
+                b.sess.name(),
                 BStr::from_bytes(input)
             );
             return Err(EINVAL);
         }
         pr_info!(
             "{}: device id {}: force close requested\n",
-            &*b.sess.name,
+            b.sess.name(),
             b.device_id
         );
         // First the file itself, so that removing the directory does not

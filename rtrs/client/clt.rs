@@ -171,7 +171,7 @@ impl RtrsClt {
             Some(nl) => &text[..nl],
             None => text,
         };
-        let spec = super::map_opts::parse_path(text, self.port()).map_err(|_| EINVAL)?;
+        let spec = crate::addr::parse_path(text, self.port()).map_err(|_| EINVAL)?;
         let src = match &spec.src {
             Some(a) => Some(to_address(a).map_err(|_| EINVAL)?),
             None => None,
@@ -532,10 +532,8 @@ fn sort_few_by_key<T, K: Ord>(items: &mut [T], key: impl Fn(&T) -> K) {
 
 /// An address of `add_path` as a socket address: `ip:` through the
 /// kernel's `inet_pton_with_scope()`, `gid:` as `AF_IB`.
-pub(crate) fn to_address(
-    addr: &super::map_opts::Addr<'_>,
-) -> Result<crate::kernel_ext::rdma::Address> {
-    use super::map_opts::Host;
+pub(crate) fn to_address(addr: &crate::addr::Addr<'_>) -> Result<crate::kernel_ext::rdma::Address> {
+    use crate::addr::Host;
     use crate::kernel_ext::rdma::Address;
     match addr.host {
         Host::Gid(gid) => Ok(Address::ib_gid(&gid, addr.port)),

@@ -17,6 +17,7 @@ use kernel::sync::Arc;
 use super::ops::{Dir, Done, ReqData};
 use super::path::CltPath;
 use super::permits::Permit;
+use super::slot::{AfterAnswer, AfterPost, Drained};
 use crate::kernel_ext::errno::EMSGSIZE;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::mr::{FrMr, MrAccess, PeerInvalidation};
@@ -41,16 +42,8 @@ pub(crate) struct Rbuf {
     pub(crate) rkey: AtomicU32,
 }
 
-/// What the connection established and the INFO exchange taught us.
-#[derive(Clone, Copy)]
-pub(crate) struct PathParams {
-    pub(crate) queue_depth: u16,
-    pub(crate) max_io_size: u32,
-    pub(crate) max_hdr_size: u32,
-    pub(crate) chunk_size: u32,
-    pub(crate) new_rkey: bool,
-    pub(crate) mem_bits: u32,
-}
+/// What the connection established taught us (shared with the peer).
+pub(crate) use crate::wire::PathParams;
 
 /// The request of a slot while it is in flight.
 pub(crate) struct InFlight {
@@ -81,19 +74,11 @@ pub(crate) struct IoCtx {
     req: Option<InFlight>,
 }
 
-/// A slot (`struct rtrs_clt_io_req`).
-#[derive(Default)]
-struct Slot {
-    /// The context while not with the QP.
-    ctx: Option<KBox<Wr<IoCtx>>>,
-    busy: bool,
-    /// `request` is building and posting (context taken, not posted).
-    posting: bool,
-    posted: bool,
-    failed: bool,
-    rsp: Option<i32>,
-    inv: Option<PeerInvalidation>,
-}
+/// A slot's work request context, owned by the slot or the QP.
+type Ctx = KBox<Wr<IoCtx>>;
+
+/// A slot (`struct rtrs_clt_io_req`): see `slot.rs`.
+type Slot = super::slot::Slot<Ctx, PeerInvalidation>;
 
 struct SlotTable {
     slots: KVec<Slot>,
@@ -164,7 +149,7 @@ impl Conns {
             )?;
             let mut table = conns.table.lock();
             if let Some(slot) = table.slots.get_mut(usize::from(mem_id)) {
-                slot.ctx = Some(ctx);
+                slot.put_back(ctx);
             }
         }
         Ok(conns)
@@ -182,16 +167,10 @@ impl Conns {
         let p = self.params;
         let mem_id = req.permit.mem_id();
         let data_len = data.len();
-        let trailer = match req.dir {
-            Dir::Write => RdmaWrite::SIZE,
-            Dir::Read => RdmaRead::SIZE + if data_len > 0 { SgDesc::SIZE } else { 0 },
-        };
-        let hdr_len = usr.len() + trailer;
-        let total = data_len + usr.len() + trailer;
-        if hdr_len > p.max_hdr_size as usize || total > p.chunk_size as usize || usr.len() > 0xffff
-        {
+        let Ok(layout) = p.io_layout(req.dir == Dir::Write, usr.len(), data_len) else {
             return Err((EMSGSIZE(), req, data));
-        }
+        };
+        let hdr_len = layout.hdr_len;
         let Some(qp) = self.qps.get(cid).cloned() else {
             return Err((EINVAL, req, data));
         };
@@ -204,19 +183,10 @@ impl Conns {
             let Some(slot) = table.slots.get_mut(usize::from(mem_id)) else {
                 return Err((EINVAL, req, data));
             };
-            if slot.busy || slot.ctx.is_none() {
+            let Some(ctx) = slot.take_for_send() else {
                 drop(table);
                 return Err((EBUSY, req, data));
-            }
-            let Some(ctx) = slot.ctx.take() else {
-                return Err((EBUSY, req, data));
             };
-            slot.busy = true;
-            slot.posting = true;
-            slot.posted = false;
-            slot.failed = false;
-            slot.rsp = None;
-            slot.inv = None;
             ctx
         };
         // Map the data into the MR.
@@ -253,10 +223,9 @@ impl Conns {
         // The header: user message, then the RTRS trailer.
         let usr_len = usr.len();
         req.usr_len = usr_len;
-        let offset = (data_len + usr_len) as u32;
         let imm = IoReqImm {
             buf_id: u32::from(mem_id),
-            offset,
+            offset: layout.trailer_offset as u32,
         }
         .encode(p.mem_bits);
         let desc = SgDesc::new(ctx.mr.iova(), ctx.mr.rkey(), ctx.mr.length() as u32);
@@ -304,9 +273,11 @@ impl Conns {
                 return Err((e, req, data));
             }
         };
+        // A WRITE's data and header go in one RDMA write from the chunk's
+        // start; a READ's header alone, at its offset.
         let remote_off = match req.dir {
             Dir::Write => 0,
-            Dir::Read => data_len as u64,
+            Dir::Read => layout.hdr_offset as u64,
         };
         let remote = Remote {
             addr: rbuf.addr + remote_off,
@@ -335,34 +306,24 @@ impl Conns {
         });
         match posted {
             Ok(()) => {
-                let ready = {
+                let next = {
                     let mut table = self.table.lock();
                     match table.slots.get_mut(usize::from(mem_id)) {
-                        Some(slot) => {
-                            slot.posting = false;
-                            // The send completion may already have come.
-                            if slot.ctx.is_none() {
-                                slot.posted = true;
-                            }
-                            if slot.rsp.is_some() && !slot.posted {
-                                (slot.ctx.take(), false)
-                            } else {
-                                (None, slot.rsp.is_some())
-                            }
-                        }
-                        None => (None, false),
+                        // The send completion may already have come.
+                        Some(slot) => slot.posted(),
+                        None => AfterPost::Wait,
                     }
                 };
-                match ready {
-                    (Some(ctx), _) => finish(ctx),
+                match next {
+                    AfterPost::Finish(ctx) => finish(ctx),
                     // The answer is in and the send not handed back yet
                     // (`io_rsp` saw us posting and left the kick to us).
-                    (None, true) => {
+                    AfterPost::Kick => {
                         if qp.kick().is_err() {
                             self.path.error_recovery();
                         }
                     }
-                    (None, false) => {}
+                    AfterPost::Wait => {}
                 }
                 Ok(())
             }
@@ -373,8 +334,7 @@ impl Conns {
                     // request completes from the flush.
                     let mut table = self.table.lock();
                     if let Some(slot) = table.slots.get_mut(usize::from(mem_id)) {
-                        slot.posting = false;
-                        slot.posted = true;
+                        slot.post_kept();
                     }
                     return Ok(());
                 };
@@ -400,13 +360,12 @@ impl Conns {
     }
 
     /// Returns an unposted context to its free slot.
-    fn put_back(&self, mut ctx: KBox<Wr<IoCtx>>) {
+    fn put_back(&self, mut ctx: Ctx) {
         ctx.req = None;
         ctx.qp = None;
         let mut table = self.table.lock();
         if let Some(slot) = table.slots.get_mut(usize::from(ctx.mem_id)) {
-            *slot = Slot::default();
-            slot.ctx = Some(ctx);
+            slot.put_back(ctx);
         }
     }
 
@@ -427,27 +386,17 @@ impl Conns {
             } else {
                 None
             };
-            let Some(slot) = table.slots.get_mut(msg_id as usize) else {
-                drop(table);
-                self.stray.fetch_add(1, Ordering::Relaxed);
-                return;
-            };
-            if !slot.busy || slot.rsp.is_some() {
-                drop(table);
-                self.stray.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            slot.rsp = Some(errno);
-            slot.inv = inv;
-            if !slot.posted && !slot.posting {
-                (slot.ctx.take(), false)
-            } else {
-                (None, slot.posted)
+            match table.slots.get_mut(msg_id as usize) {
+                Some(slot) => slot.answer(errno, inv),
+                None => AfterAnswer::Stray,
             }
         };
         match ready {
-            (Some(ctx), _) => finish(ctx),
-            (None, true) => {
+            AfterAnswer::Stray => {
+                self.stray.fetch_add(1, Ordering::Relaxed);
+            }
+            AfterAnswer::Finish(ctx) => finish(ctx),
+            AfterAnswer::Kick => {
                 // The answer came before our unsignalled send was handed
                 // back: make sure a signalled send follows it.
                 if let Some(qp) = self.qps.get(cid) {
@@ -457,7 +406,7 @@ impl Conns {
                     }
                 }
             }
-            (None, false) => {}
+            AfterAnswer::Wait => {}
         }
     }
 
@@ -495,15 +444,13 @@ impl Conns {
                 let Some(slot) = table.slots.get_mut(i) else {
                     break None;
                 };
-                if slot.posting {
-                    drop(table);
-                    crate::kernel_ext::delay::msleep(1);
-                    continue;
+                match slot.drain() {
+                    Drained::Posting => {
+                        drop(table);
+                        crate::kernel_ext::delay::msleep(1);
+                    }
+                    Drained::Taken(ctx, rsp) => break ctx.map(|c| (c, rsp.map(|r| r.0))),
                 }
-                let rsp = slot.rsp;
-                let ctx = slot.ctx.take();
-                *slot = Slot::default();
-                break ctx.map(|c| (c, rsp));
             };
             let Some((mut ctx, rsp)) = ctx.take() else {
                 continue;
@@ -541,18 +488,15 @@ impl Conns {
 
 /// Both the send and the answer are in: invalidate the MR if the server
 /// did not, then complete.
-fn finish(mut ctx: KBox<Wr<IoCtx>>) {
+fn finish(mut ctx: Ctx) {
     let conns = ctx.conns.clone();
     let mem_id = usize::from(ctx.mem_id);
-    let (rsp, inv) = {
+    let rsp = {
         let table = conns.table.lock();
-        match table.slots.get(mem_id) {
-            Some(slot) => (slot.rsp, slot.inv),
-            None => (None, None),
-        }
+        table.slots.get(mem_id).and_then(|slot| slot.rsp().copied())
     };
-    let Some(errno) = rsp else {
-        conns.park(ctx, true);
+    let Some((errno, inv)) = rsp else {
+        conns.park(ctx);
         return;
     };
     if ctx.mr.is_registered() {
@@ -563,20 +507,20 @@ fn finish(mut ctx: KBox<Wr<IoCtx>>) {
     if ctx.mr.is_registered() {
         // LOCAL_INV before the memory goes back (`rtrs_inv_rkey()`).
         let Some(qp) = ctx.qp.clone() else {
-            conns.park(ctx, true);
+            conns.park(ctx);
             return;
         };
         ctx.phase = Phase::Inv;
         {
             let mut table = conns.table.lock();
             if let Some(slot) = table.slots.get_mut(mem_id) {
-                slot.posted = true;
+                slot.reposted();
             }
         }
         if let Err(e) = qp.post_send(ctx, |ctx, chain| chain.local_inv(&ctx.mr)) {
             if let Some(ctx) = e.wr {
                 // The QP is closing: the drain reclaims the MR.
-                conns.park(ctx, true);
+                conns.park(ctx);
             }
         }
         return;
@@ -585,7 +529,7 @@ fn finish(mut ctx: KBox<Wr<IoCtx>>) {
 }
 
 /// Completes the request of a context whose MR is invalid.
-fn complete(mut ctx: KBox<Wr<IoCtx>>, errno: i32) {
+fn complete(mut ctx: Ctx, errno: i32) {
     let conns = ctx.conns.clone();
     let Some(mut req) = ctx.req.take() else {
         conns.put_back(ctx);
@@ -610,12 +554,10 @@ fn complete(mut ctx: KBox<Wr<IoCtx>>, errno: i32) {
 
 impl Conns {
     /// Keeps a context in its slot for the drain (the QP failed).
-    fn park(&self, ctx: KBox<Wr<IoCtx>>, failed: bool) {
+    fn park(&self, ctx: Ctx) {
         let mut table = self.table.lock();
         if let Some(slot) = table.slots.get_mut(usize::from(ctx.mem_id)) {
-            slot.posted = false;
-            slot.failed |= failed;
-            slot.ctx = Some(ctx);
+            slot.park(ctx);
         }
     }
 }
@@ -627,7 +569,7 @@ impl Completion for IoCtx {
             if wc.status() != WcStatus::Flushed {
                 pr_err!("rtrs client: RDMA failed: {}\n", wc.status_text());
             }
-            conns.park(ctx, true);
+            conns.park(ctx);
             conns.path.error_recovery();
             return;
         }
@@ -639,7 +581,7 @@ impl Completion for IoCtx {
                 table
                     .slots
                     .get(usize::from(ctx.mem_id))
-                    .and_then(|s| s.rsp)
+                    .and_then(|s| s.rsp().map(|r| r.0))
                     .unwrap_or(0)
             };
             complete(ctx, errno);
@@ -647,16 +589,9 @@ impl Completion for IoCtx {
         }
         let ready = {
             let mut table = conns.table.lock();
-            match table.slots.get_mut(usize::from(ctx.mem_id)) {
-                Some(slot) => {
-                    slot.posted = false;
-                    if slot.rsp.is_some() && !slot.posting {
-                        Some(ctx)
-                    } else {
-                        slot.ctx = Some(ctx);
-                        None
-                    }
-                }
+            let mem_id = usize::from(ctx.mem_id);
+            match table.slots.get_mut(mem_id) {
+                Some(slot) => slot.send_done(ctx),
                 None => None,
             }
         };

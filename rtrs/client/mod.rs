@@ -7,15 +7,10 @@
 
 mod clt;
 mod io;
-/// The `map_device` grammar, compiled once per module: RTRS parses the
-/// `path=` addresses of sysfs `add_path` with it (`rtrs_addr_to_sockaddr`)
-/// and RNBD imports it from here for `map_device` and the other files.
-#[allow(dead_code)]
-#[path = "../../rnbd/client/map_opts.rs"]
-pub(crate) mod map_opts;
 pub(crate) mod ops;
 mod path;
 mod permits;
+mod slot;
 mod sysfs;
 
 pub(crate) use clt::to_address;

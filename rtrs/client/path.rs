@@ -33,13 +33,9 @@ use crate::kernel_ext::trace;
 use crate::kernel_ext::workqueue::new_delayed_work;
 use crate::kernel_ext::workqueue::{DelayedWork, DelayedWorkItem};
 use crate::wire::{
-    ceil_log2, mem_bits, ConnReq, ConnRsp, Imm, InfoReq, InfoRsp, Uuid, MAX_IMM_PAYL_BITS,
-    RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX, SERVICE_CON_QUEUE_DEPTH,
+    ConnReq, ConnRsp, Imm, InfoReq, InfoRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX,
+    SERVICE_CON_QUEUE_DEPTH,
 };
-
-/// The largest `max_hdr_size` accepted in a conn_rsp: the server's
-/// `PAGE_SIZE` (`MAX_HDR_SIZE`), at most 64 KiB on any architecture.
-const MAX_HDR_SIZE_LIMIT: u32 = 64 * 1024;
 
 /// `enum rtrs_clt_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1036,34 +1032,19 @@ impl Attempt {
             return Err(ECONNRESET());
         }
         if cid == 0 {
-            let qd = rsp.queue_depth.get();
-            // Checked here, before anything is sized by them (upstream
-            // allocates qd slots of max_hdr_size bytes first and checks
-            // only the IMM bits, at INFO_RSP): max_io_size and
-            // max_hdr_size non-zero, a header of at most 64 KiB (the
-            // server's PAGE_SIZE), and qd chunks addressable by the IMM.
-            let (io, hdr) = (rsp.max_io_size.get(), rsp.max_hdr_size.get());
-            if io == 0 || hdr == 0 || hdr > MAX_HDR_SIZE_LIMIT {
+            // Checked here, before anything is sized by them (see
+            // `ConnRsp::path_params`, which the peer uses too).
+            let params = rsp.path_params().map_err(|e| {
                 pr_err!(
-                    "rtrs client: invalid conn_rsp: max_io_size {}, max_hdr_size {}\n",
-                    io,
-                    hdr
+                    "rtrs client: invalid conn_rsp: {} (queue_depth {}, max_io_size {}, max_hdr_size {})\n",
+                    e,
+                    rsp.queue_depth.get(),
+                    rsp.max_io_size.get(),
+                    rsp.max_hdr_size.get()
                 );
-                return Err(ECONNRESET());
-            }
-            let chunk_size = rsp.chunk_size().ok_or(ECONNRESET())?;
-            let mem_bits = mem_bits(u32::from(qd)).map_err(|_| {
-                pr_err!("rtrs client: invalid conn_rsp: queue_depth {}\n", qd);
                 ECONNRESET()
             })?;
-            if ceil_log2(u32::from(qd)) + ceil_log2(chunk_size) > MAX_IMM_PAYL_BITS {
-                pr_err!(
-                    "rtrs client: invalid conn_rsp: {} chunks of {} bytes exceed the IMM\n",
-                    qd,
-                    chunk_size
-                );
-                return Err(ECONNRESET());
-            }
+            let qd = params.queue_depth;
             // Only a valid depth is remembered (a reconnect must match it).
             let path = &self.path;
             {
@@ -1075,14 +1056,7 @@ impl Attempt {
                 }
                 inner.queue_depth = qd;
             }
-            self.setup.lock().params = Some(PathParams {
-                queue_depth: qd,
-                max_io_size: rsp.max_io_size.get(),
-                max_hdr_size: rsp.max_hdr_size.get(),
-                chunk_size,
-                new_rkey: rsp.new_rkey(),
-                mem_bits,
-            });
+            self.setup.lock().params = Some(params);
             if let Some(name) = id.device_name() {
                 *self.hca_name.lock() =
                     CString::try_from_fmt(kernel::fmt!("{}", name.to_str().unwrap_or("?"))).ok();

@@ -20,6 +20,7 @@ use crate::kernel_ext::sysfs::{
     self, AttrRef, Attribute, AttributeOps, Class, ClassDevice, DeviceAttrs, Dir, KObject,
     KObjectAttrs, Node, ShowBuffer, StoreContext,
 };
+use crate::text::kstrtoint;
 
 /// The session device's data.
 pub(crate) struct SessDev {
@@ -431,23 +432,3 @@ static STATS_ATTRIBUTES: [AttrRef<KObjectAttrs<PathData>>; 5] = [
     RDMA.as_ref(),
     RESET_ALL.as_ref(),
 ];
-
-/// `kstrtoint(buf, 10, ..)`: an optional sign, decimal digits, at most one
-/// trailing newline, within `i32`.
-fn kstrtoint(input: &[u8]) -> Option<i32> {
-    let s = input.strip_suffix(b"\n").unwrap_or(input);
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut value: i64 = 0;
-    for d in digits {
-        value = value.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
-    }
-    let value = if negative { -value } else { value };
-    i32::try_from(value).ok()
-}

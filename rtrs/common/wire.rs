@@ -356,6 +356,44 @@ impl ConnRsp {
         self.max_io_size.get().checked_add(self.max_hdr_size.get())
     }
 
+    /// The path parameters of an accepted CONN_RSP (cid 0), with the
+    /// checks our client makes before it sizes anything by them (upstream
+    /// allocates `queue_depth` slots of `max_hdr_size` bytes first and
+    /// checks only the IMM bits, at INFO_RSP): `max_io_size` and
+    /// `max_hdr_size` non-zero, a header of at most
+    /// [`MAX_HDR_SIZE_LIMIT`], a chunk size that does not overflow, a
+    /// valid queue depth, and `queue_depth` chunks addressable by the IMM.
+    /// The kernel client and the peer both take their parameters from here.
+    pub fn path_params(&self) -> Result<PathParams, WireError> {
+        let queue_depth = self.queue_depth.get();
+        let (max_io_size, max_hdr_size) = (self.max_io_size.get(), self.max_hdr_size.get());
+        if max_io_size == 0 || max_hdr_size == 0 || max_hdr_size > MAX_HDR_SIZE_LIMIT {
+            return Err(WireError::Invalid("conn_rsp max_io_size or max_hdr_size"));
+        }
+        let chunk_size = self.chunk_size().ok_or(WireError::Invalid(
+            "conn_rsp chunk size (max_io_size + max_hdr_size)",
+        ))?;
+        let mem_bits = match mem_bits(u32::from(queue_depth)) {
+            Ok(bits) => bits,
+            Err(_) => return Err(WireError::Invalid("conn_rsp queue_depth")),
+        };
+        if ceil_log2(u32::from(queue_depth)).saturating_add(ceil_log2(chunk_size))
+            > MAX_IMM_PAYL_BITS
+        {
+            return Err(WireError::Invalid(
+                "conn_rsp queue_depth chunks of chunk_size bytes exceed the IMM",
+            ));
+        }
+        Ok(PathParams {
+            queue_depth,
+            max_io_size,
+            max_hdr_size,
+            chunk_size,
+            new_rkey: self.new_rkey(),
+            mem_bits,
+        })
+    }
+
     /// Parses private data as the client does (`rtrs_rdma_conn_established()`,
     /// `rtrs_rdma_conn_rejected()`): length, magic, major version. A
     /// non-zero [`errno`](Self::errno) is the caller's to judge (a REP with
@@ -1048,6 +1086,78 @@ pub const fn mem_bits(queue_depth: u32) -> Result<u32, WireError> {
     }
     // queue_depth <= 65535: ceil_log2 <= 16.
     Ok(MAX_IMM_PAYL_BITS.wrapping_sub(ceil_log2(queue_depth)))
+}
+
+/// The largest `max_hdr_size` a client accepts (the server's `PAGE_SIZE`,
+/// 64 KiB at most on any architecture Linux runs RTRS on).
+pub const MAX_HDR_SIZE_LIMIT: u32 = 64 * 1024;
+
+/// A client path's IO parameters, from the CONN_RSP of its first
+/// connection ([`ConnRsp::path_params`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathParams {
+    /// Server chunks (buffer ids) per session.
+    pub queue_depth: u16,
+    /// The most data one request carries.
+    pub max_io_size: u32,
+    /// The most header (user message + RTRS trailer) one request carries.
+    pub max_hdr_size: u32,
+    /// `max_io_size + max_hdr_size`.
+    pub chunk_size: u32,
+    /// The server announces a new rkey with every answer (RKEY_RSP).
+    pub new_rkey: bool,
+    /// [`mem_bits`] of `queue_depth`.
+    pub mem_bits: u32,
+}
+
+/// Where one IO request lies in its chunk ([`PathParams::io_layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoLayout {
+    /// The header: the user message and the RTRS trailer ([`RdmaWrite`],
+    /// or [`RdmaRead`] with one [`SgDesc`] when there is data).
+    pub hdr_len: usize,
+    /// The chunk offset of the header: after the data, whose length it
+    /// is (a WRITE's data is there; a READ's is not, the server writes
+    /// it to the client).
+    pub hdr_offset: usize,
+    /// The chunk offset of the trailer, which the IO_REQ immediate
+    /// carries (`data_len + usr_len`).
+    pub trailer_offset: usize,
+}
+
+impl PathParams {
+    /// The size checks of `rtrs_clt_write_req()` / `rtrs_clt_read_req()`:
+    /// a request of `usr_len` bytes of user message and `data_len` bytes of
+    /// data (`write`: the client's data goes to the server) must fit: the
+    /// header `max_hdr_size`, data + header the chunk, the user message
+    /// the trailer's 16-bit length.
+    pub fn io_layout(
+        &self,
+        write: bool,
+        usr_len: usize,
+        data_len: usize,
+    ) -> Result<IoLayout, WireError> {
+        let trailer = if write {
+            RdmaWrite::SIZE
+        } else if data_len > 0 {
+            RdmaRead::SIZE.saturating_add(SgDesc::SIZE)
+        } else {
+            RdmaRead::SIZE
+        };
+        let hdr_len = usr_len.saturating_add(trailer);
+        let total = data_len.saturating_add(hdr_len);
+        if usr_len > usize::from(u16::MAX)
+            || hdr_len > self.max_hdr_size as usize
+            || total > self.chunk_size as usize
+        {
+            return Err(WireError::Invalid("request does not fit a chunk"));
+        }
+        Ok(IoLayout {
+            hdr_len,
+            hdr_offset: data_len,
+            trailer_offset: data_len.saturating_add(usr_len),
+        })
+    }
 }
 
 /// The payload of an IO_REQ immediate: which chunk, and where in it the

@@ -21,6 +21,12 @@ mod kernel_ext;
 #[path = "../../../rtrs/common/wire.rs"]
 mod wire;
 
+#[path = "../../../rtrs/common/text.rs"]
+mod text;
+
+#[path = "../../../rtrs/common/addr.rs"]
+mod addr;
+
 // The test drives a subset of the client that RNBD uses in full.
 #[allow(dead_code, unused_imports)]
 #[path = "../../../rtrs/client/mod.rs"]

@@ -13,6 +13,9 @@ mod rtrs_wire;
 #[path = "../../../rnbd/proto/wire.rs"]
 mod rnbd_wire;
 
+/// The name the RNBD wire source uses for the RTRS one (as in the drivers).
+use rtrs_wire as wire;
+
 module! {
     type: WireTest,
     name: "rnbd_wire_test",

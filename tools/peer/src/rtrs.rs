@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rnbd_wire::rtrs::{
-    mem_bits, ConnReq, ConnRsp, Imm, InfoReq, InfoRsp, IoReqImm, RdmaRead, RdmaWrite, RkeyRsp,
-    SgDesc, RTRS_HB_INTERVAL_MS,
+    ConnReq, ConnRsp, Imm, InfoReq, InfoRsp, IoReqImm, RdmaRead, RdmaWrite, RkeyRsp, SgDesc,
+    RTRS_HB_INTERVAL_MS,
 };
 
 use crate::error::{Error, Kind, Result};
@@ -74,15 +74,9 @@ struct Slot {
     reply: Option<i32>,
 }
 
-/// What the server said about the path when it accepted cid 0.
-#[derive(Clone, Copy, Debug)]
-pub struct PathParams {
-    pub queue_depth: u16,
-    pub max_io_size: u32,
-    pub max_hdr_size: u32,
-    pub chunk_size: u32,
-    pub new_rkey: bool,
-}
+/// What the server said about the path when it accepted cid 0: the
+/// kernel client's type and checks (`ConnRsp::path_params`).
+pub use rnbd_wire::rtrs::PathParams;
 
 /// One RTRS client path. Field order is teardown order: QPs and ids, then
 /// the memory regions, the CQ, its channel, the PD, the CM channel.
@@ -298,19 +292,11 @@ impl Session {
             c.established = true;
         }
         if cid == 0 {
-            let chunk_size = rsp
-                .chunk_size()
-                .ok_or_else(|| Error::new(Kind::Other, "conn_rsp chunk size overflows"))?;
-            let pp = PathParams {
-                queue_depth: rsp.queue_depth.get(),
-                max_io_size: rsp.max_io_size.get(),
-                max_hdr_size: rsp.max_hdr_size.get(),
-                chunk_size,
-                new_rkey: rsp.new_rkey(),
-            };
+            let pp = rsp
+                .path_params()
+                .map_err(|e| Error::new(Kind::Other, format!("invalid conn_rsp: {e}")))?;
             self.log(format!("cid 0 accepted: {pp:?}"));
-            self.mem_bits = mem_bits(u32::from(pp.queue_depth))
-                .map_err(|e| Error::new(Kind::Other, format!("conn_rsp queue_depth: {e}")))?;
+            self.mem_bits = pp.mem_bits;
             self.params = Some(pp);
         }
         Ok(())
@@ -857,20 +843,16 @@ impl Session {
     /// chunk `slot`, then the 4-byte trailer (spec §4.3).
     pub fn send_write(&mut self, cid: usize, slot: usize, data: &[u8], usr: &[u8]) -> Result<()> {
         let p = self.path()?;
-        let total = data.len() + usr.len() + RdmaWrite::SIZE;
-        if total > p.chunk_size as usize || usr.len() + RdmaWrite::SIZE > p.max_hdr_size as usize {
-            return Err(Error::errno(
-                Kind::Usage,
-                90,
-                "request does not fit a chunk",
-            ));
-        }
+        let layout = p
+            .io_layout(true, usr.len(), data.len())
+            .map_err(|_| Error::errno(Kind::Usage, 90, "request does not fit a chunk"))?;
+        let total = layout.hdr_offset + layout.hdr_len;
         let buf = self.slot_buf(slot)?;
         buf[..data.len()].copy_from_slice(data);
         buf[data.len()..data.len() + usr.len()].copy_from_slice(usr);
         let t = RdmaWrite::new(usr.len() as u16).encode();
         buf[data.len() + usr.len()..total].copy_from_slice(&t);
-        let imm = self.io_req_imm(slot, data.len() + usr.len())?;
+        let imm = self.io_req_imm(slot, layout.trailer_offset)?;
         self.post_request(cid, slot, slot, 0, total, imm)
     }
 
@@ -891,23 +873,21 @@ impl Session {
         } else {
             Vec::new()
         };
-        let trailer = RdmaRead::SIZE + SgDesc::SIZE * descs.len();
-        if data_len + usr.len() + trailer > p.chunk_size as usize
-            || usr.len() + trailer > p.max_hdr_size as usize
-        {
-            return Err(Error::errno(
-                Kind::Usage,
-                90,
-                "request does not fit a chunk",
-            ));
-        }
+        let layout = p
+            .io_layout(false, usr.len(), data_len)
+            .map_err(|_| Error::errno(Kind::Usage, 90, "request does not fit a chunk"))?;
         let buf = self.slot_buf(slot)?;
-        buf[data_len..data_len + usr.len()].copy_from_slice(usr);
-        let at = data_len + usr.len();
-        RdmaRead::encode_with_descs(usr.len() as u16, 0, &descs, &mut buf[at..at + trailer])
-            .map_err(|e| Error::new(Kind::Other, e.to_string()))?;
+        let (hdr, at) = (layout.hdr_offset, layout.trailer_offset);
+        buf[hdr..at].copy_from_slice(usr);
+        RdmaRead::encode_with_descs(
+            usr.len() as u16,
+            0,
+            &descs,
+            &mut buf[at..hdr + layout.hdr_len],
+        )
+        .map_err(|e| Error::new(Kind::Other, e.to_string()))?;
         let imm = self.io_req_imm(slot, at)?;
-        self.post_request(cid, slot, slot, data_len, usr.len() + trailer, imm)
+        self.post_request(cid, slot, slot, hdr, layout.hdr_len, imm)
     }
 
     /// Whether `slot` has its reply (and its send completed).

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `map_device` parsing (`rnbd/client/map_opts.rs`) against spec §8.1.1
+//! `map_device` parsing (`rnbd/client/map_opts.rs`, with the RTRS address
+//! grammar `rtrs/common/addr.rs` and `rtrs/common/text.rs`) against spec §8.1.1
 //! and the C it mirrors (`rnbd_clt_parse_map_options()`,
 //! `rtrs_addr_to_sockaddr()`, `lib/parser.c`, `in4_pton()`, `in6_pton()`):
 //! every boundary and errno.
 
 use proptest::prelude::*;
+use rnbd_wire::addr::*;
 use rnbd_wire::map_opts::*;
+use rnbd_wire::rnbd::AccessMode;
+use rnbd_wire::text::*;
 
 const CPUS: u32 = 4;
 const EINVAL: i32 = 22;
@@ -167,7 +171,7 @@ fn access_modes() {
         AccessMode::Ro
     );
     assert_eq!(AccessMode::Ro.as_str(), "ro");
-    assert_eq!(AccessMode::Migration.wire(), 2);
+    assert_eq!(AccessMode::Migration as u8, 2);
 }
 
 #[test]
@@ -327,20 +331,20 @@ fn ipv6(s: &str) -> [u8; 16] {
 
 #[test]
 fn ipv4_like_the_kernel() {
-    fn h(s: &str) -> Result<Host<'_>, ParseError> {
+    fn h(s: &str) -> Result<Host<'_>, AddrError> {
         parse_ip(s.as_bytes())
     }
     assert_eq!(h("0.0.0.0"), Ok(Host::Ip4([0, 0, 0, 0])));
     assert_eq!(h("255.255.255.255"), Ok(Host::Ip4([255; 4])));
     assert_eq!(h("010.001.0.1"), Ok(Host::Ip4([10, 1, 0, 1]))); // decimal, zeros allowed
-    assert_eq!(h("1.2.3.256"), Err(ParseError::Inval));
+    assert_eq!(h("1.2.3.256"), Err(AddrError::Inval));
     // in4_pton stops at the delimiter '\n': what follows is ignored.
     assert_eq!(h("1.2.3.4\nxyz"), Ok(Host::Ip4([1, 2, 3, 4])));
     // ...and at a colon: "1.2.3.4:5" is 1.2.3.4 (the kernel's quirk).
     assert_eq!(h("1.2.3.4:5"), Ok(Host::Ip4([1, 2, 3, 4])));
     // 16 chars max for IPv4 (INET_ADDRSTRLEN), then only IPv6 is tried.
     assert_eq!(h("001.002.003.0004"), Ok(Host::Ip4([1, 2, 3, 4])));
-    assert_eq!(h("0001.002.003.0004"), Err(ParseError::Inval));
+    assert_eq!(h("0001.002.003.0004"), Err(AddrError::Inval));
 }
 
 #[test]
@@ -381,7 +385,7 @@ fn ipv6_like_the_kernel() {
         "1:2:3:4:5:6:7:8:9",
         "::1.2.3",
     ] {
-        assert_eq!(parse_ip(s.as_bytes()), Err(ParseError::Inval), "{s}");
+        assert_eq!(parse_ip(s.as_bytes()), Err(AddrError::Inval), "{s}");
     }
     // 48 chars max (INET6_ADDRSTRLEN)
     let long = format!("0000:0000:0000:0000:0000:0000:0000:0001%{}", "x".repeat(8));
@@ -389,7 +393,7 @@ fn ipv6_like_the_kernel() {
     assert!(parse_ip(long.as_bytes()).is_ok());
     assert_eq!(
         parse_ip(format!("{long}y").as_bytes()),
-        Err(ParseError::Inval)
+        Err(AddrError::Inval)
     );
 }
 
@@ -512,4 +516,19 @@ proptest! {
         let port_first = s.find("dest_port").unwrap() < s.find("path=ip").unwrap();
         prop_assert_eq!(o.paths[0].unwrap().dst.port, if port_first { 77 } else { 1234 });
     }
+}
+
+#[test]
+fn kstrtoint_like_the_kernel() {
+    assert_eq!(kstrtoint(b"5"), Some(5));
+    assert_eq!(kstrtoint(b"-1\n"), Some(-1));
+    assert_eq!(kstrtoint(b"+7"), Some(7));
+    assert_eq!(kstrtoint(b"2147483647"), Some(i32::MAX));
+    assert_eq!(kstrtoint(b"-2147483648"), Some(i32::MIN));
+    assert_eq!(kstrtoint(b"2147483648"), None);
+    assert_eq!(kstrtoint(b""), None);
+    assert_eq!(kstrtoint(b"-"), None);
+    assert_eq!(kstrtoint(b"1\n\n"), None);
+    assert_eq!(kstrtoint(b" 1"), None);
+    assert_eq!(kstrtoint(b"0x10"), None);
 }

@@ -772,3 +772,68 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn path_params_from_conn_rsp() {
+    // The C server's defaults: 512 chunks of 128 KiB, 4 KiB headers.
+    let p = ConnRsp::accept(512, 126976, 4096, RTRS_MSG_NEW_RKEY_F)
+        .path_params()
+        .unwrap();
+    assert_eq!(
+        p,
+        PathParams {
+            queue_depth: 512,
+            max_io_size: 126976,
+            max_hdr_size: 4096,
+            chunk_size: 131072,
+            new_rkey: true,
+            mem_bits: 19,
+        }
+    );
+    // What the client refuses before sizing anything by it.
+    for (qd, io, hdr) in [
+        (512, 0, 4096),               // no IO
+        (512, 126976, 0),             // no header
+        (512, 126976, 64 * 1024 + 1), // header above PAGE_SIZE
+        (0, 126976, 4096),            // no chunks
+        (512, u32::MAX, 4096),        // chunk size overflows
+        (65535, 1 << 20, 4096),       // 16 + 21 bits > 28
+    ] {
+        assert!(
+            ConnRsp::accept(qd, io, hdr, 0).path_params().is_err(),
+            "{qd} {io} {hdr}"
+        );
+    }
+    // Exactly 28 bits: 2^10 chunks of 2^18 bytes.
+    assert!(ConnRsp::accept(1024, (1 << 18) - 4096, 4096, 0)
+        .path_params()
+        .is_ok());
+}
+
+#[test]
+fn io_layout_fits_the_chunk() {
+    let p = ConnRsp::accept(512, 126976, 4096, 0).path_params().unwrap();
+    // A 4 KiB write: data, the 32-byte RNBD message, the 4-byte trailer.
+    let w = p.io_layout(true, 32, 4096).unwrap();
+    assert_eq!(
+        (w.hdr_len, w.hdr_offset, w.trailer_offset),
+        (32 + RdmaWrite::SIZE, 4096, 4096 + 32)
+    );
+    // A 4 KiB read: message, trailer and one descriptor at offset 4096.
+    let r = p.io_layout(false, 32, 4096).unwrap();
+    assert_eq!(r.hdr_len, 32 + RdmaRead::SIZE + SgDesc::SIZE);
+    assert_eq!((r.hdr_offset, r.trailer_offset), (4096, 4096 + 32));
+    // A read without data (flush): no descriptor.
+    assert_eq!(
+        p.io_layout(false, 32, 0).unwrap().hdr_len,
+        32 + RdmaRead::SIZE
+    );
+    // The largest write fits exactly; one byte more does not.
+    let max = 131072 - 32 - RdmaWrite::SIZE;
+    assert!(p.io_layout(true, 32, max).is_ok());
+    assert!(p.io_layout(true, 32, max + 1).is_err());
+    // A header above max_hdr_size, a user message above 64 KiB.
+    assert!(p.io_layout(true, 4096, 0).is_err());
+    let big = ConnRsp::accept(4, 1 << 20, 65536, 0).path_params().unwrap();
+    assert!(big.io_layout(true, 65536, 0).is_err());
+}
