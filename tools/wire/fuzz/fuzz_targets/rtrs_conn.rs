@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Fuzzes the connection request and response decoders (CM private data).
+//! Fuzzes the connection request and response decoders (CM private data),
+//! and the client's path parameters and request layout derived from them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,5 +29,28 @@ fuzz_target!(|data: &[u8]| {
         );
         assert_eq!(ConnRsp::decode(&out), Ok(rsp));
         let _ = rsp.chunk_size();
+        // The client's view of the parameters, and of requests laid out
+        // by them: whatever fits, fits the chunk and the header limit.
+        if let Ok(p) = rsp.path_params() {
+            assert!(p.max_hdr_size > 0 && p.max_io_size > 0);
+            assert_eq!(
+                u64::from(p.chunk_size),
+                u64::from(p.max_io_size) + u64::from(p.max_hdr_size)
+            );
+            let tail = data.get(20..).unwrap_or(&[]);
+            let word = |i: usize| {
+                tail.get(i..i + 4)
+                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    as usize
+            };
+            for write in [false, true] {
+                let (usr, len) = (word(0) % (1 << 17), word(4) % (1 << 24));
+                if let Ok(l) = p.io_layout(write, usr, len) {
+                    assert!(l.hdr_len <= p.max_hdr_size as usize);
+                    assert!(l.hdr_offset + l.hdr_len <= p.chunk_size as usize);
+                    assert_eq!(l.trailer_offset, len + usr);
+                }
+            }
+        }
     }
 });
