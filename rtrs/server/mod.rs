@@ -12,6 +12,7 @@ pub(crate) mod ops;
 pub(crate) mod params;
 mod path;
 mod srv;
+mod stats;
 mod sysfs;
 
 pub(crate) use srv::RtrsSrv;

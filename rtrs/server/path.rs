@@ -4,9 +4,8 @@
 //! path (`sess_uuid`), its protection domain and the chunk MRs the client
 //! writes into, and its closing.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use kernel::fmt;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -16,7 +15,8 @@ use super::io::Chunk;
 use super::ops::SrvSessionOps;
 use super::params::MAX_CHUNK_SIZE;
 use super::srv::{SessShared, SrvCtx};
-use super::sysfs::PathSysfs;
+pub(crate) use super::stats::{PathAddrs, PathStats};
+use super::sysfs::{PathFiles, PathSysfs};
 use crate::kernel_ext::errno::ENOTCONN;
 use crate::kernel_ext::rdma::buffer::DmaBuffer;
 use crate::kernel_ext::rdma::cm::CmIdRef;
@@ -29,23 +29,11 @@ use crate::kernel_ext::workqueue::{new_delayed_work, DelayedWork};
 use crate::wire::{
     ConnReq, InfoReq, IoReqImm, RkeyRsp, Uuid, RTRS_HB_INTERVAL_MS, RTRS_HB_MISSED_MAX,
 };
-use kernel::str::CString;
 
 /// `DelayedWork` ids of a path.
 pub(crate) const INFO_WORK: u64 = 0;
 pub(crate) const HB_WORK: u64 = 1;
 pub(crate) const CLOSE_WORK: u64 = 2;
-
-/// `stats/rdma` of a path, and requests answered EINVAL for being
-/// malformed.
-#[derive(Default)]
-pub(crate) struct PathStats {
-    pub(crate) read_cnt: AtomicU64,
-    pub(crate) read_bytes: AtomicU64,
-    pub(crate) write_cnt: AtomicU64,
-    pub(crate) write_bytes: AtomicU64,
-    pub(crate) errors: AtomicU64,
-}
 
 /// `enum rtrs_srv_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,33 +41,6 @@ pub(crate) enum PathState {
     Connecting,
     Connected,
     Closing,
-}
-
-/// Where a path runs (for sysfs and logs), from its first connection.
-pub(crate) struct PathAddrs {
-    /// `ip:...` of the client.
-    pub(crate) client: CString,
-    /// `ip:...` of ours.
-    pub(crate) server: CString,
-    /// `<client>@<server>`: the path's name in sysfs and trace events.
-    pub(crate) name: CString,
-    pub(crate) hca_name: CString,
-    pub(crate) hca_port: u32,
-}
-
-impl PathAddrs {
-    pub(crate) fn of(id: &CmIdRef<'_>) -> Result<Self> {
-        let hca_name = id.device_name().ok_or(ENODEV)?;
-        let client = id.dst_addr().to_rtrs_string()?;
-        let server = id.src_addr().to_rtrs_string()?;
-        Ok(PathAddrs {
-            name: CString::try_from_fmt(fmt!("{}@{}", &*client, &*server))?,
-            client,
-            server,
-            hca_name: CString::try_from_fmt(fmt!("{}", hca_name))?,
-            hca_port: id.port_num(),
-        })
-    }
 }
 
 /// What the sessions lock's holders change on a path.
@@ -515,5 +476,19 @@ impl DelayedWorkItem<HB_WORK> for SrvPath {
             }
         }
         let _ = path.hb_work.enqueue(&path, RTRS_HB_INTERVAL_MS);
+    }
+}
+
+impl PathFiles for SrvPath {
+    fn addrs(&self) -> &PathAddrs {
+        &self.addrs
+    }
+
+    fn stats(&self) -> &PathStats {
+        &self.stats
+    }
+
+    fn close_async(self: Arc<Self>) {
+        SrvPath::close_async(&self);
     }
 }

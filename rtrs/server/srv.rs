@@ -222,7 +222,7 @@ impl SrvCtx {
             sess.sysfs = Some(SessSysfs::create(&self.class, name)?);
         }
         let sess_sysfs = sess.sysfs.as_ref().ok_or(ENOENT)?;
-        PathSysfs::create(sess_sysfs, path)
+        PathSysfs::create(sess_sysfs, path.clone())
     }
 
     /// Closes every path (module exit); returns how many there were.

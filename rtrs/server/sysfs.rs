@@ -14,7 +14,7 @@ use kernel::prelude::*;
 use kernel::str::{CStr, CString};
 use kernel::sync::Arc;
 
-use super::path::SrvPath;
+use super::stats::{PathAddrs, PathStats};
 use crate::kernel_ext::sysfs::{
     self, AttrRef, Attribute, AttributeOps, Class, ClassDevice, DeviceAttrs, Dir, KObject,
     KObjectAttrs, Node, ShowBuffer, StoreContext,
@@ -41,9 +41,18 @@ impl SessSysfs {
     }
 }
 
+/// What a path's files show and do (implemented by the path, so that
+/// this file names nothing above it).
+pub(crate) trait PathFiles: Send + Sync {
+    fn addrs(&self) -> &PathAddrs;
+    fn stats(&self) -> &PathStats;
+    /// `disconnect`: closes the path (from a work item).
+    fn close_async(self: Arc<Self>);
+}
+
 /// What a path's files show.
 pub(crate) struct PathInfo {
-    path: Arc<SrvPath>,
+    path: Arc<dyn PathFiles>,
 }
 
 /// A path's directory and its `stats` (dropped, in this order, when the
@@ -55,11 +64,11 @@ pub(crate) struct PathSysfs {
 
 impl PathSysfs {
     /// `paths/<client>@<server>/` of `sess`.
-    pub(crate) fn create(sess: &SessSysfs, path: &Arc<SrvPath>) -> Result<Self> {
+    pub(crate) fn create(sess: &SessSysfs, path: Arc<dyn PathFiles>) -> Result<Self> {
         let name = CString::try_from_fmt(fmt!(
             "{}@{}",
-            path.addrs.client.to_str().unwrap_or("?"),
-            path.addrs.server.to_str().unwrap_or("?")
+            path.addrs().client.to_str().unwrap_or("?"),
+            path.addrs().server.to_str().unwrap_or("?")
         ))?;
         let dir = Arc::new(
             KObject::create(
@@ -94,7 +103,7 @@ impl AttributeOps<PathInfo> for HcaName {
     const MODE: u16 = 0o444;
 
     fn show(info: &PathInfo, out: &mut ShowBuffer) -> Result {
-        out.push(info.path.addrs.hca_name.as_bytes())?;
+        out.push(info.path.addrs().hca_name.as_bytes())?;
         out.push(b"\n")
     }
 }
@@ -105,7 +114,7 @@ impl AttributeOps<PathInfo> for HcaPort {
     const MODE: u16 = 0o444;
 
     fn show(info: &PathInfo, out: &mut ShowBuffer) -> Result {
-        out.write_fmt(fmt!("{}\n", info.path.addrs.hca_port))
+        out.write_fmt(fmt!("{}\n", info.path.addrs().hca_port))
     }
 }
 
@@ -117,7 +126,7 @@ impl AttributeOps<PathInfo> for SrcAddr {
     const MODE: u16 = 0o444;
 
     fn show(info: &PathInfo, out: &mut ShowBuffer) -> Result {
-        out.push(info.path.addrs.client.as_bytes())?;
+        out.push(info.path.addrs().client.as_bytes())?;
         out.push(b"\n")
     }
 }
@@ -128,7 +137,7 @@ impl AttributeOps<PathInfo> for DstAddr {
     const MODE: u16 = 0o444;
 
     fn show(info: &PathInfo, out: &mut ShowBuffer) -> Result {
-        out.push(info.path.addrs.server.as_bytes())?;
+        out.push(info.path.addrs().server.as_bytes())?;
         out.push(b"\n")
     }
 }
@@ -148,12 +157,12 @@ impl AttributeOps<PathInfo> for Disconnect {
         }
         pr_info!(
             "rtrs server: disconnect for path {} requested\n",
-            info.path.addrs.client.to_str().unwrap_or("?")
+            info.path.addrs().client.to_str().unwrap_or("?")
         );
         // First the file itself (as upstream): removing the directory
         // must not wait for this call.
         ctx.remove_self()?;
-        info.path.close_async();
+        info.path.clone().close_async();
         Ok(())
     }
 }
@@ -164,7 +173,7 @@ impl AttributeOps<PathInfo> for Rdma {
     const MODE: u16 = 0o644;
 
     fn show(info: &PathInfo, out: &mut ShowBuffer) -> Result {
-        let s = &info.path.stats;
+        let s = info.path.stats();
         out.write_fmt(fmt!(
             "{} {} {} {}\n",
             s.read_cnt.load(Ordering::Relaxed),
@@ -179,7 +188,7 @@ impl AttributeOps<PathInfo> for Rdma {
         if sysfs::trim_newline(input) != b"1" {
             return Err(EINVAL);
         }
-        let s = &info.path.stats;
+        let s = info.path.stats();
         for counter in [&s.read_cnt, &s.read_bytes, &s.write_cnt, &s.write_bytes] {
             counter.store(0, Ordering::Relaxed);
         }
